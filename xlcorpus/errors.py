@@ -1,0 +1,29 @@
+"""Exception types. Every message names the thing at fault (file, line, table, field)."""
+
+
+class XlcorpusError(Exception):
+    """Base class of every error xlcorpus raises on purpose."""
+
+
+class SchemaError(XlcorpusError):
+    """A batch does not match its table contract, or a contract file is invalid."""
+
+
+class StoreError(XlcorpusError):
+    """A store operation failed (bad name, missing table or version...)."""
+
+
+class ConflictError(StoreError):
+    """A concurrent writer committed first; nothing of this write is visible."""
+
+
+class InputError(XlcorpusError):
+    """An input file is malformed in a way that makes continuing unsafe."""
+
+
+class PipelineError(XlcorpusError):
+    """A pipeline file is invalid (unknown key, wrong type...) or a run failed."""
+
+
+class StageError(XlcorpusError):
+    """A record could not be processed by a stage; with ``fail_fast`` this aborts the run."""

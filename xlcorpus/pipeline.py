@@ -1,0 +1,273 @@
+"""Declarative pipelines: YAML files naming a pipeline kind and its parameters.
+
+A pipeline file::
+
+    pipeline: bitext-import          # a registered kind (see KINDS)
+    description: Import the bundled sample bitext
+    params:
+      src: ../data/sample/bitext/sample.en-fr.en    # paths are relative to this file
+      src_lang: en
+
+Each kind is a dataclass of typed parameters (subclass of :class:`Pipeline`) whose
+``steps()`` yields :class:`~xlcorpus.engine.Step` objects. An unknown key, a missing
+required parameter or a value of the wrong type is a :class:`PipelineError` naming the file
+and the key. ``--set key=value`` overrides a parameter (paths relative to the current
+directory; lists comma-separated).
+
+Reruns: a step whose output tables' latest commits carry the same run fingerprint
+(pipeline, parameters, input fingerprints, library version) is skipped; otherwise rows are
+merged on ``id``, so a rerun never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import yaml
+
+from . import __version__
+from .engine.core import Step
+from .engine.local import LocalEngine, StepReport
+from .errors import PipelineError
+from .ids import file_fingerprint, params_fingerprint
+from .store import Store
+
+# kind -> "module:Class"; modules are imported only when their kind is used.
+# One line per kind; each issue's module adds its own line.
+KINDS: dict[str, str] = {
+    "bitext-import": "xlcorpus.sources.bitext:BitextImport",
+    "entitycs": "xlcorpus.codeswitch.pipeline:EntityCSPipeline",
+    "bitext-align": "xlcorpus.align.pipeline:BitextAlignPipeline",
+    "igt-import": "xlcorpus.sources.igt:IGTImport",
+    "romanize": "xlcorpus.translit.pipeline:RomanizePipeline",
+    "maltese": "xlcorpus.translit.pipeline:MaltesePipeline",
+    "tprojection": "xlcorpus.project.pipeline:TProjectionPipeline",
+}
+TOP_KEYS = {"pipeline", "description", "params"}
+
+
+class Pipeline:
+    """Base of pipeline kinds: a dataclass of parameters plus ``steps()``."""
+
+    kind: ClassVar[str] = ""
+
+    def steps(self, store: Store) -> Iterator[Step]:
+        """Yield the steps in order; a step may read tables that earlier steps committed."""
+        raise NotImplementedError
+
+    def inputs(self) -> dict[str, str]:
+        """Input files to fingerprint: every ``Path`` parameter (or list of paths) that exists."""
+        out = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for i, v in enumerate(values):
+                if isinstance(v, Path) and v.exists():
+                    out[f"{f.name}[{i}]" if len(values) > 1 else f.name] = str(v)
+        return out
+
+    def params(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def pipeline_class(kind: str) -> type[Pipeline]:
+    if kind not in KINDS:
+        raise PipelineError(f"unknown pipeline kind {kind!r} (known: {sorted(KINDS)})")
+    module, _, name = KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# ---------------------------------------------------------------- coercion
+def _coerce(value: Any, hint: Any, where: str, base: Path, from_text: bool) -> Any:
+    """Check/convert ``value`` to the annotated type ``hint``; raise naming ``where``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        if from_text and value in ("", "none", "null") and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, where, base, from_text)
+            except PipelineError as exc:
+                errors.append(str(exc))
+        raise PipelineError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin is Literal:
+        if value not in args:
+            raise PipelineError(f"{where}: expected one of {list(args)}, found {value!r}")
+        return value
+    if origin in (list, tuple):
+        item = args[0] if args else Any
+        if from_text and isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise PipelineError(f"{where}: expected a list, found {type(value).__name__} {value!r}")
+        return [_coerce(v, item, f"{where}[{i}]", base, from_text) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise PipelineError(f"{where}: expected a mapping, found {type(value).__name__}")
+        return value
+    if hint is Any:
+        return value
+    if hint is Path:
+        if not isinstance(value, (str, os.PathLike)):
+            raise PipelineError(f"{where}: expected a path, found {type(value).__name__} {value!r}")
+        p = Path(os.path.expanduser(str(value)))
+        return p if p.is_absolute() or "://" in str(value) else (base / p).resolve()
+    if hint is bool:
+        if from_text and isinstance(value, str) and value.lower() in {"true", "false", "yes", "no", "1", "0"}:
+            return value.lower() in {"true", "yes", "1"}
+        if not isinstance(value, bool):
+            raise PipelineError(f"{where}: expected true or false, found {value!r}")
+        return value
+    if hint is int:
+        if from_text and isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PipelineError(f"{where}: expected an integer, found {value!r}")
+        return value
+    if hint is float:
+        if from_text and isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PipelineError(f"{where}: expected a number, found {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise PipelineError(f"{where}: expected a string, found {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def build(kind: str, params: dict[str, Any], where: str, base: Path,
+          overrides: dict[str, str] | None = None, cwd: Path | None = None) -> Pipeline:
+    """Instantiate pipeline ``kind`` from file params and ``--set`` overrides."""
+    cls = pipeline_class(kind)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        if key not in fields:
+            raise PipelineError(f"{where}: unknown key 'params.{key}' for pipeline {kind!r} "
+                                f"(known: {sorted(fields)})")
+        values[key] = _coerce(value, hints[key], f"{where}: params.{key}", base, False)
+    for key, text in (overrides or {}).items():
+        if key not in fields:
+            raise PipelineError(f"--set {key}=...: unknown key for pipeline {kind!r} (known: {sorted(fields)})")
+        values[key] = _coerce(text, hints[key], f"--set {key}", cwd or Path.cwd(), True)
+    missing = [n for n, f in fields.items() if n not in values
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise PipelineError(f"{where}: missing required parameter(s) {missing} for pipeline {kind!r}")
+    for name, f in fields.items():  # resolve relative Path defaults against the file's folder
+        if name not in values and f.default is not dataclasses.MISSING:
+            if isinstance(f.default, Path) or (isinstance(f.default, str) and hints[name] is Path):
+                values[name] = _coerce(str(f.default), hints[name], name, base, False)
+    return cls(**values)
+
+
+@dataclass
+class PipelineSpec:
+    path: Path
+    kind: str
+    description: str
+    pipeline: Pipeline
+
+
+def load(path: str | os.PathLike[str], overrides: list[str] | dict[str, str] | None = None) -> PipelineSpec:
+    """Read and validate a pipeline file; apply ``key=value`` overrides."""
+    p = Path(path)
+    if not p.is_file():
+        raise PipelineError(f"{p}: no such pipeline file")
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"{p}: invalid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise PipelineError(f"{p}: expected a mapping with keys {sorted(TOP_KEYS)}")
+    unknown = set(doc) - TOP_KEYS
+    if unknown:
+        raise PipelineError(f"{p}: unknown key(s) {sorted(unknown)} (allowed: {sorted(TOP_KEYS)})")
+    kind = doc.get("pipeline")
+    if not isinstance(kind, str):
+        raise PipelineError(f"{p}: key 'pipeline' must name a pipeline kind (known: {sorted(KINDS)})")
+    params = doc.get("params") or {}
+    if not isinstance(params, dict):
+        raise PipelineError(f"{p}: key 'params' must be a mapping")
+    if isinstance(overrides, list):
+        overrides = parse_overrides(overrides)
+    pipe = build(kind, params, str(p), p.parent.resolve(), overrides)
+    return PipelineSpec(p, kind, str(doc.get("description", "")), pipe)
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise PipelineError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+@dataclass
+class RunReport:
+    pipeline: str
+    run_id: str
+    steps: list[StepReport] = field(default_factory=list)
+
+
+def fingerprint(pipe: Pipeline) -> tuple[str, dict[str, str]]:
+    inputs = {name: file_fingerprint(path) for name, path in pipe.inputs().items()}
+    fp = params_fingerprint({"kind": pipe.kind, "params": pipe.params(), "inputs": inputs,
+                             "version": __version__})
+    return fp, inputs
+
+
+def run(pipe: Pipeline, store: Store, engine: Any = None, force: bool = False,
+        on_step: Any = None) -> RunReport:
+    """Run every step of ``pipe`` into ``store`` with ``engine`` (default: local, 1 worker)."""
+    engine = engine or LocalEngine()
+    fp, inputs = fingerprint(pipe)
+    run_id = fp[:16]
+    report = RunReport(pipe.kind, run_id)
+    for step in pipe.steps(store):
+        step_fp = params_fingerprint([fp, step.name])
+        tables = step.outputs + [step.rejects]
+        if not force and all(store.last_fingerprint(t) == step_fp for t in tables):
+            sr = StepReport(step.name, skipped=True,
+                            versions={t: store.version(t) for t in tables})
+        else:
+            meta = {"pipeline": pipe.kind, "params": pipe.params(), "inputs": inputs,
+                    "run_id": run_id, "fingerprint": step_fp, "engine": engine.name}
+            sr = engine.run_step(step, store, run_id, meta)
+        report.steps.append(sr)
+        if on_step:
+            on_step(sr)
+    return report

@@ -1,0 +1,1 @@
+"""Streaming readers, one module per input format. Each yields batches plus rejects."""

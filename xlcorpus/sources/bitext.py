@@ -1,0 +1,169 @@
+"""Parallel text readers and the ``bitext-import`` pipeline.
+
+Formats:
+
+- ``moses``: two line-parallel files (``corpus.en``, ``corpus.fr``); line i of one
+  translates line i of the other. If one file has more lines than the other the run fails
+  with an error naming both files and their line counts (a missing line would otherwise
+  silently shift every later pair).
+- ``pipes``: one pair per line, ``src ||| tgt`` (the fast_align / eflomal format).
+- ``tsv``: one pair per line, ``src<TAB>tgt``.
+
+Bad records go to ``bitext_rejects``: a line that is not valid UTF-8, a ``pipes``/``tsv``
+line without exactly one separator, or a pair with an empty side. Pairs are deduplicated
+on content (``id`` is a hash of the languages and both texts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import zip_longest
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import pyarrow as pa
+
+from ..engine.core import Reject, Stage, StageOutput, Step
+from ..errors import InputError, PipelineError
+from ..ids import stable_id
+from ..pipeline import Pipeline
+from ..schema import contract
+from .files import display_name, iter_lines
+
+RAW_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()),
+                        ("src", pa.string()), ("tgt", pa.string())])
+SEPARATORS = {"pipes": " ||| ", "tsv": "\t"}
+
+
+def _decode(raw: bytes, source: str, line: int, stage: str) -> str | Reject:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Reject(source, line, stage, f"invalid UTF-8 at byte {exc.start}",
+                      raw.decode("utf-8", "replace"))
+
+
+def read_moses(src: Path, tgt: Path, batch_size: int = 10_000) -> Iterator[pa.RecordBatch | Reject]:
+    """Pairs from two line-parallel files; raises InputError if their line counts differ."""
+    name = f"{display_name(src)}|{display_name(tgt)}"
+    rows: dict[str, list] = {k: [] for k in RAW_SCHEMA.names}
+    for a, b in zip_longest(iter_lines(src), iter_lines(tgt)):
+        if a is None or b is None:
+            longer, shorter = (tgt, src) if a is None else (src, tgt)
+            n = (b or a)[0]
+            raise InputError(
+                f"{shorter} has {n - 1} lines but {longer} has more (line {n} has no "
+                f"counterpart): the files are not line-parallel; fix the missing line"
+            )
+        n = a[0]
+        texts = [_decode(a[1], name, n, "read_moses"), _decode(b[1], name, n, "read_moses")]
+        bad = [t for t in texts if isinstance(t, Reject)]
+        if bad:
+            yield bad[0]
+            continue
+        for key, value in zip(RAW_SCHEMA.names, (name, n, texts[0], texts[1])):
+            rows[key].append(value)
+        if len(rows["src"]) >= batch_size:
+            yield pa.RecordBatch.from_pydict(rows, schema=RAW_SCHEMA)
+            rows = {k: [] for k in RAW_SCHEMA.names}
+    if rows["src"]:
+        yield pa.RecordBatch.from_pydict(rows, schema=RAW_SCHEMA)
+
+
+def read_pairs(path: Path, fmt: Literal["pipes", "tsv"] = "pipes",
+               batch_size: int = 10_000) -> Iterator[pa.RecordBatch | Reject]:
+    """Pairs from one file of ``src ||| tgt`` (``pipes``) or ``src<TAB>tgt`` (``tsv``) lines."""
+    name = display_name(path)
+    sep = SEPARATORS[fmt]
+    stage = f"read_{fmt}"
+    rows: dict[str, list] = {k: [] for k in RAW_SCHEMA.names}
+    for n, raw in iter_lines(path):
+        text = _decode(raw, name, n, stage)
+        if isinstance(text, Reject):
+            yield text
+            continue
+        parts = text.split(sep) if fmt == "tsv" else _split_pipes(text)
+        if len(parts) != 2:
+            yield Reject(name, n, stage, f"expected exactly one {sep.strip() or 'TAB'!r} separator, "
+                         f"found {len(parts) - 1}", text)
+            continue
+        for key, value in zip(RAW_SCHEMA.names, (name, n, parts[0], parts[1])):
+            rows[key].append(value)
+        if len(rows["src"]) >= batch_size:
+            yield pa.RecordBatch.from_pydict(rows, schema=RAW_SCHEMA)
+            rows = {k: [] for k in RAW_SCHEMA.names}
+    if rows["src"]:
+        yield pa.RecordBatch.from_pydict(rows, schema=RAW_SCHEMA)
+
+
+def _split_pipes(text: str) -> list[str]:
+    """Split on ``|||`` with the surrounding single spaces removed (``a ||| b`` -> a, b)."""
+    parts = text.split("|||")
+    if len(parts) != 2:
+        return parts
+    left, right = parts
+    return [left[:-1] if left.endswith(" ") else left, right[1:] if right.startswith(" ") else right]
+
+
+class ToBitext(Stage):
+    """Stage: raw pairs -> ``bitext`` rows; empty sides become rejects."""
+
+    name = "to_bitext"
+
+    def __init__(self, src_lang: str, tgt_lang: str):
+        self.src_lang, self.tgt_lang = src_lang, tgt_lang
+
+    def __call__(self, batch: pa.RecordBatch) -> StageOutput:
+        rows, rejects = [], []
+        for r in batch.to_pylist():
+            if not r["src"].strip() or not r["tgt"].strip():
+                side = "source" if not r["src"].strip() else "target"
+                rejects.append(Reject(r["source"], r["position"], self.name, f"empty {side} side",
+                                      f"{r['src']} ||| {r['tgt']}"))
+                continue
+            rows.append({"id": stable_id(self.src_lang, self.tgt_lang, r["src"], r["tgt"]),
+                         "src_lang": self.src_lang, "tgt_lang": self.tgt_lang, "src": r["src"],
+                         "tgt": r["tgt"], "source": r["source"], "line": r["position"]})
+        return StageOutput(contract("bitext").batch(rows), rejects)
+
+
+@dataclass
+class BitextImport(Pipeline):
+    """Import a parallel corpus into ``bitext`` (partitioned by language pair, deduplicated).
+
+    Give either ``src`` and ``tgt`` (Moses pair of files) or ``pairs`` (one file of
+    ``src ||| tgt`` or TSV lines; ``format`` chooses, default from the extension: ``.tsv``
+    is TSV, anything else ``|||``).
+    """
+
+    kind: ClassVar[str] = "bitext-import"
+    src_lang: str
+    tgt_lang: str
+    src: Path | None = None
+    tgt: Path | None = None
+    pairs: Path | None = None
+    format: Literal["auto", "moses", "pipes", "tsv"] = "auto"
+    batch_size: int = 10_000
+
+    def __post_init__(self) -> None:
+        moses = self.src is not None or self.tgt is not None
+        if moses == (self.pairs is not None):
+            raise PipelineError("bitext-import: give either src and tgt (two files) or pairs (one file)")
+        if moses and (self.src is None or self.tgt is None):
+            raise PipelineError("bitext-import: src and tgt must both be given")
+        for p in (self.src, self.tgt, self.pairs):
+            if p is not None and not p.is_file():
+                raise PipelineError(f"bitext-import: input file {p} does not exist")
+
+    def reader(self) -> Iterator[pa.RecordBatch | Reject]:
+        if self.pairs is None:
+            return read_moses(self.src, self.tgt, self.batch_size)  # type: ignore[arg-type]
+        fmt = self.format
+        if fmt in ("auto", "moses"):
+            fmt = "tsv" if self.pairs.suffix.lower() == ".tsv" else "pipes"
+        return read_pairs(self.pairs, fmt, self.batch_size)  # type: ignore[arg-type]
+
+    def steps(self, store) -> Iterator[Step]:
+        yield Step("import", self.reader(), [ToBitext(self.src_lang, self.tgt_lang)], ["bitext"],
+                   mode="merge", dedupe={"bitext": "id"})

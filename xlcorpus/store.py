@@ -1,0 +1,352 @@
+"""A store: a directory (or object-store URI) of versioned Delta Lake tables.
+
+Layout::
+
+    STORE/
+      bitext/                 one Delta table per output (Parquet partitions + _delta_log/)
+      bitext_rejects/         records a run could not use, same store
+      _releases.json          named releases: {name: {table: version}}
+      _staging/RUN/           a running pipeline's spill files (removed after commit)
+
+Every write is one Delta commit: it is all visible or not at all (a writer killed mid-write
+leaves orphan Parquet files that no version references, and the previous version intact).
+Each commit carries lineage in its ``commitInfo``: ``xlcorpus.pipeline``, ``.params``,
+``.inputs``, ``.version``, ``.rows``, ``.run_id``, ``.fingerprint``.
+
+Write modes:
+
+``append``     add the rows.
+``overwrite``  replace the table's content (a new version; older ones stay readable).
+``merge``      insert only rows whose ``id`` is not in the table yet (idempotent reruns;
+               a concurrent commit to the same table makes it fail with ConflictError).
+``error``      create the table; fail if it exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+
+from . import __version__
+from .errors import ConflictError, StoreError
+from .schema import TABLE_NAME, TableContract, contract
+
+Mode = Literal["append", "overwrite", "merge", "error"]
+Data = pa.RecordBatch | pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
+META_PREFIX = "xlcorpus."
+_VERSIONED_VIEW = re.compile(r"\b([a-z][a-z0-9_]*)__v(\d+)\b")
+
+
+def check_table_name(name: str) -> str:
+    """Reject empty names, path tricks (``../x``, ``a/b``) and control characters."""
+    if not isinstance(name, str) or not TABLE_NAME.match(name):
+        raise StoreError(
+            f"invalid table name {name!r}: use 1-63 characters, lowercase letters, digits "
+            "and '_', starting with a letter (no path separators, dots or control characters)"
+        )
+    return name
+
+
+def check_partition_value(table: str, column: str, value: Any) -> None:
+    """Partition values become directory names: reject what would escape or confuse them."""
+    if value is None:
+        raise StoreError(f"table {table!r}: partition column {column!r} has a null value")
+    text = str(value)
+    bad = (
+        not text
+        or text in {".", ".."}
+        or "/" in text
+        or "\\" in text
+        or any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text)
+    )
+    if bad:
+        raise StoreError(
+            f"table {table!r}: invalid partition value {text!r} in column {column!r} "
+            "(empty, '.', '..', path separators and control characters are not allowed)"
+        )
+
+
+class Store:
+    """Versioned tables under one root. ``Store("out/")`` or ``Store("s3://bucket/x")``."""
+
+    def __init__(self, root: str | os.PathLike[str], storage_options: dict[str, str] | None = None):
+        text = str(root)
+        self.is_local = "://" not in text
+        self.root = str(Path(text).resolve()) if self.is_local else text.rstrip("/")
+        self.storage_options = storage_options
+        if self.is_local:
+            Path(self.root).mkdir(parents=True, exist_ok=True)
+
+    # ----------------------------------------------------------------- tables
+    def uri(self, table: str) -> str:
+        return f"{self.root}/{check_table_name(table)}"
+
+    def exists(self, table: str) -> bool:
+        from deltalake import DeltaTable
+
+        return DeltaTable.is_deltatable(self.uri(table), storage_options=self.storage_options)
+
+    def tables(self) -> list[str]:
+        """Names of the tables in the store, sorted."""
+        if self.is_local:
+            return sorted(p.parent.name for p in Path(self.root).glob("*/_delta_log")
+                          if TABLE_NAME.match(p.parent.name))
+        import pyarrow.fs as pafs
+
+        fs, base = pafs.FileSystem.from_uri(self.root)
+        infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+        return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory
+                      and TABLE_NAME.match(i.base_name) and self.exists(i.base_name))
+
+    def _delta(self, table: str, version: int | None = None):
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            dt = DeltaTable(self.uri(table), storage_options=self.storage_options)
+        except TableNotFoundError as exc:
+            raise StoreError(f"no table {table!r} in store {self.root}") from exc
+        if version is not None:
+            if not 0 <= version <= dt.version():
+                raise StoreError(f"table {table!r} has versions 0..{dt.version()}, not {version}")
+            dt.load_as_version(version)
+        return dt
+
+    def version(self, table: str) -> int:
+        """Latest version number of ``table``."""
+        return self._delta(table).version()
+
+    def count(self, table: str, version: int | None = None) -> int:
+        return self.read(table, version).count_rows()
+
+    # ------------------------------------------------------------------ write
+    def write(
+        self,
+        table: str,
+        data: Data,
+        mode: Mode = "append",
+        metadata: Mapping[str, Any] | None = None,
+        contract_: TableContract | None = None,
+    ) -> int:
+        """Validate ``data`` against the table's contract and commit it; return the new version.
+
+        ``data`` is a batch, a table, a RecordBatchReader or any iterable of batches; it is
+        streamed (never materialised). ``metadata`` (pipeline, params, inputs, ...) is stored
+        in the commit with the library version; values that are not strings are JSON-encoded.
+        """
+        from deltalake import CommitProperties, write_deltalake
+        from deltalake.exceptions import CommitFailedError
+
+        c = contract_ or contract(check_table_name(table))
+        counter = {"rows": 0}
+        reader = pa.RecordBatchReader.from_batches(c.arrow_schema, self._checked(c, data, counter))
+        props = CommitProperties(custom_metadata=self._commit_metadata(metadata))
+        uri = self.uri(table)
+        partition_by = list(c.partition_by) or None
+        try:
+            if mode == "merge" and self.exists(table):
+                dt = self._delta(table)
+                (dt.merge(reader, predicate="t.id = s.id", source_alias="s", target_alias="t",
+                          commit_properties=props)
+                 .when_not_matched_insert_all().execute())
+            else:
+                write_mode = {"merge": "error", "error": "error"}.get(mode, mode)
+                if write_mode not in {"append", "overwrite", "error"}:
+                    raise StoreError(f"unknown write mode {mode!r} (append, overwrite, merge, error)")
+                write_deltalake(uri, reader, mode=write_mode, partition_by=partition_by,
+                                commit_properties=props, storage_options=self.storage_options)
+        except CommitFailedError as exc:
+            raise ConflictError(
+                f"table {table!r}: another writer committed first ({exc}); "
+                "nothing of this write is visible, retry it"
+            ) from exc
+        except Exception as exc:
+            if "already exists" in str(exc) and mode in {"error", "merge"}:
+                raise ConflictError(f"table {table!r} was created by another writer: {exc}") from exc
+            raise
+        return self.version(table)
+
+    @staticmethod
+    def _commit_metadata(metadata: Mapping[str, Any] | None) -> dict[str, str]:
+        out = {f"{META_PREFIX}library_version": __version__}
+        for key, value in (metadata or {}).items():
+            out[f"{META_PREFIX}{key}"] = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+        return out
+
+    @staticmethod
+    def _checked(c: TableContract, data: Data, counter: dict[str, int]) -> Iterator[pa.RecordBatch]:
+        if isinstance(data, pa.RecordBatch):
+            data = [data]
+        elif isinstance(data, pa.Table):
+            data = data.to_batches()
+        for batch in data:
+            if isinstance(batch, pa.Table):  # tolerate tables inside an iterable
+                yield from Store._checked(c, batch, counter)
+                continue
+            batch = c.validate(batch)
+            for col in c.partition_by:
+                for value in pc.unique(batch.column(col)).to_pylist():
+                    check_partition_value(c.name, col, value)
+            counter["rows"] += batch.num_rows
+            yield batch
+
+    # ------------------------------------------------------------------- read
+    def _resolve(self, table: str, version: int | None, release: str | None) -> int | None:
+        if release is not None:
+            if version is not None:
+                raise StoreError("give either a version or a release, not both")
+            versions = self.releases().get(release)
+            if versions is None:
+                raise StoreError(f"no release {release!r} in store {self.root} (known: {sorted(self.releases())})")
+            if table not in versions:
+                raise StoreError(f"release {release!r} does not include table {table!r}")
+            return versions[table]
+        return version
+
+    def read(self, table: str, version: int | None = None, release: str | None = None) -> pads.Dataset:
+        """The table (latest, a version or a release's version) as an Arrow dataset."""
+        dt = self._delta(table, self._resolve(table, version, release))
+        return dt.to_pyarrow_dataset()
+
+    def to_arrow(self, table: str, version: int | None = None, release: str | None = None,
+                 columns: list[str] | None = None) -> pa.Table:
+        return self.read(table, version, release).to_table(columns=columns)
+
+    def scan(self, table: str, version: int | None = None, release: str | None = None):
+        """The table as a Polars LazyFrame (``polars.scan_delta``)."""
+        import polars as pl
+
+        v = self._resolve(table, version, release)
+        self._delta(table, v)  # clear errors for a bad table or version
+        return pl.scan_delta(self.uri(table), version=v, storage_options=self.storage_options)
+
+    def history(self, table: str) -> list[dict[str, Any]]:
+        """Commits of ``table``, newest first, with their lineage decoded."""
+        rows = []
+        for entry in self._delta(table).history():
+            info: dict[str, Any] = {
+                "version": entry.get("version"),
+                "timestamp": entry.get("timestamp"),
+                "operation": entry.get("operation"),
+            }
+            metrics = entry.get("operationMetrics") or {}
+            added = metrics.get("num_added_rows", metrics.get("num_target_rows_inserted"))
+            for key, value in entry.items():
+                if key.startswith(META_PREFIX):
+                    name = key[len(META_PREFIX):]
+                    info[name] = value if name in _PLAIN_META else _maybe_json(value)
+            info.setdefault("rows", added)
+            rows.append(info)
+        return rows
+
+    def last_fingerprint(self, table: str) -> str | None:
+        """Run fingerprint stored with the latest commit of ``table`` (None if absent)."""
+        if not self.exists(table):
+            return None
+        hist = self._delta(table).history(limit=1)
+        return hist[0].get(META_PREFIX + "fingerprint") if hist else None
+
+    # --------------------------------------------------------------- releases
+    @property
+    def _releases_path(self) -> Path:
+        if not self.is_local:
+            raise StoreError("named releases are kept for local stores only in this version")
+        return Path(self.root) / "_releases.json"
+
+    def releases(self) -> dict[str, dict[str, int]]:
+        """Named releases: ``{name: {table: version}}``."""
+        if not self.is_local:
+            return {}
+        path = self._releases_path
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def tag(self, name: str, tables: Iterable[str] | None = None, overwrite: bool = False) -> dict[str, int]:
+        """Name the current versions of ``tables`` (default: all) as release ``name``."""
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", name or ""):
+            raise StoreError(f"invalid release name {name!r}: letters, digits, '.', '_', '-' (max 64)")
+        versions = {t: self.version(t) for t in (tables if tables is not None else self.tables())}
+        path = self._releases_path
+        with _locked(path.with_suffix(".lock")):
+            current = self.releases()
+            if name in current and not overwrite:
+                raise StoreError(f"release {name!r} exists (pass overwrite=True to move it)")
+            current[name] = versions
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(current, indent=2, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)
+        return versions
+
+    # -------------------------------------------------------------------- SQL
+    def connect(self, at: Mapping[str, int] | None = None, release: str | None = None,
+                query: str | None = None, allow_external: bool = False):
+        """A DuckDB connection with one view per table.
+
+        Views show the latest version, or the version in ``at`` ({table: version}) or in the
+        named ``release``. Any ``<table>__v<N>`` named in ``query`` is also registered as
+        that table at version N. External file access is disabled unless ``allow_external``.
+        """
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        at = dict(at or {})
+        for table in self.tables():
+            version = at.pop(table, None)
+            if release is not None and version is None:
+                version = self.releases().get(release, {}).get(table)
+                if version is None:
+                    continue
+            con.register(table, self.read(table, version))
+        if at:
+            raise StoreError(f"--at names unknown table(s): {sorted(at)}")
+        if release is not None and release not in self.releases():
+            raise StoreError(f"no release {release!r} (known: {sorted(self.releases())})")
+        for table, version in set(_VERSIONED_VIEW.findall(query or "")):
+            if table in self.tables():
+                con.register(f"{table}__v{version}", self.read(table, int(version)))
+        if not allow_external:
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        return con
+
+    def sql(self, query: str, at: Mapping[str, int] | None = None, release: str | None = None,
+            allow_external: bool = False) -> pa.Table:
+        """Run a DuckDB query over the store's tables; return an Arrow table."""
+        con = self.connect(at, release, query, allow_external)
+        try:
+            rel = con.sql(query)
+            return rel.to_arrow_table() if rel is not None else pa.table({})
+        finally:
+            con.close()
+
+
+_PLAIN_META = {"library_version", "pipeline", "run_id", "fingerprint"}
+
+
+def _maybe_json(value: Any) -> Any:
+    try:
+        return json.loads(value)
+    except (TypeError, json.JSONDecodeError):
+        return value
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
