@@ -263,11 +263,8 @@ def entry(argv: list[str] | None = None) -> int:
     _load_command_modules()
     try:
         main.main(args=argv, prog_name="xlcorpus", standalone_mode=False)
-    except KeyboardInterrupt:
-        click.echo("interrupted: nothing was committed by the interrupted step", err=True)
-        return 130
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except (KeyboardInterrupt, click.exceptions.Abort):  # click turns Ctrl-C into Abort
+        click.echo("interrupted: the interrupted step committed nothing", err=True)
         return 130
     except click.ClickException as exc:
         exc.show()

@@ -27,3 +27,7 @@ class PipelineError(XlcorpusError):
 
 class StageError(XlcorpusError):
     """A record could not be processed by a stage; with ``fail_fast`` this aborts the run."""
+
+
+class QueryError(StoreError):
+    """A SQL query over the store failed (syntax, unknown column, forbidden file access)."""

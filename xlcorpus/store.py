@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from . import __version__
-from .errors import ConflictError, StoreError
+from .errors import ConflictError, QueryError, StoreError
 from .schema import TABLE_NAME, TableContract, contract
 
 Mode = Literal["append", "overwrite", "merge", "error"]
@@ -127,8 +127,8 @@ class Store:
         """Latest version number of ``table``."""
         return self._delta(table).version()
 
-    def count(self, table: str, version: int | None = None) -> int:
-        return self.read(table, version).count_rows()
+    def count(self, table: str, version: int | None = None, release: str | None = None) -> int:
+        return self.read(table, version, release).count_rows()
 
     # ------------------------------------------------------------------ write
     def write(
@@ -149,7 +149,7 @@ class Store:
         from deltalake.exceptions import CommitFailedError
 
         c = contract_ or contract(check_table_name(table))
-        counter = {"rows": 0}
+        counter: dict[str, Any] = {"rows": 0}
         reader = pa.RecordBatchReader.from_batches(c.arrow_schema, self._checked(c, data, counter))
         props = CommitProperties(custom_metadata=self._commit_metadata(metadata))
         uri = self.uri(table)
@@ -166,12 +166,14 @@ class Store:
                     raise StoreError(f"unknown write mode {mode!r} (append, overwrite, merge, error)")
                 write_deltalake(uri, reader, mode=write_mode, partition_by=partition_by,
                                 commit_properties=props, storage_options=self.storage_options)
-        except CommitFailedError as exc:
-            raise ConflictError(
-                f"table {table!r}: another writer committed first ({exc}); "
-                "nothing of this write is visible, retry it"
-            ) from exc
         except Exception as exc:
+            if "error" in counter:  # our validation (or the caller's iterator) failed mid-stream
+                raise counter["error"] from exc
+            if isinstance(exc, CommitFailedError):
+                raise ConflictError(
+                    f"table {table!r}: another writer committed first ({exc}); "
+                    "nothing of this write is visible, retry it"
+                ) from exc
             if "already exists" in str(exc) and mode in {"error", "merge"}:
                 raise ConflictError(f"table {table!r} was created by another writer: {exc}") from exc
             raise
@@ -185,14 +187,22 @@ class Store:
         return out
 
     @staticmethod
-    def _checked(c: TableContract, data: Data, counter: dict[str, int]) -> Iterator[pa.RecordBatch]:
+    def _checked(c: TableContract, data: Data, counter: dict[str, Any]) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from Store._validated(c, data, counter)
+        except BaseException as exc:
+            counter["error"] = exc
+            raise
+
+    @staticmethod
+    def _validated(c: TableContract, data: Data, counter: dict[str, Any]) -> Iterator[pa.RecordBatch]:
         if isinstance(data, pa.RecordBatch):
             data = [data]
         elif isinstance(data, pa.Table):
             data = data.to_batches()
         for batch in data:
             if isinstance(batch, pa.Table):  # tolerate tables inside an iterable
-                yield from Store._checked(c, batch, counter)
+                yield from Store._validated(c, batch, counter)
                 continue
             batch = c.validate(batch)
             for col in c.partition_by:
@@ -322,10 +332,14 @@ class Store:
     def sql(self, query: str, at: Mapping[str, int] | None = None, release: str | None = None,
             allow_external: bool = False) -> pa.Table:
         """Run a DuckDB query over the store's tables; return an Arrow table."""
+        import duckdb
+
         con = self.connect(at, release, query, allow_external)
         try:
             rel = con.sql(query)
             return rel.to_arrow_table() if rel is not None else pa.table({})
+        except duckdb.Error as exc:
+            raise QueryError(f"query failed: {exc}") from exc
         finally:
             con.close()
 

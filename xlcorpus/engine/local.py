@@ -12,6 +12,7 @@ ids come from the data.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import multiprocessing as mp
 import shutil
 import time
@@ -85,14 +86,14 @@ class Spill:
         return ds.scanner(batch_size=64 * 1024).to_reader()
 
 
-def _init_worker(stages: list[Stage]) -> None:
+def _init_worker(step: Step, stages: list[Stage], fail_fast: bool) -> None:
     for s in stages:
         s.setup()
-    _WORKER["stages"] = stages
+    _WORKER.update(step=step, stages=stages, fail_fast=fail_fast)
 
 
-def _work(step: Step, batch: pa.RecordBatch, fail_fast: bool):
-    return apply_stages(step, _WORKER["stages"], batch, fail_fast)
+def _work(batch: pa.RecordBatch):
+    return apply_stages(_WORKER["step"], _WORKER["stages"], batch, _WORKER["fail_fast"])
 
 
 class LocalEngine:
@@ -161,25 +162,24 @@ class LocalEngine:
                     yield outs, rej, item.num_rows
             return
         ctx = mp.get_context("spawn")
+        shipped = dataclasses.replace(step, reader=(), stages=[])  # readers stay here
         pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                      initargs=(stages,))
+                                      initargs=(shipped, stages, self.fail_fast))
         pending: deque = deque()
         try:
             for item in items:
                 if isinstance(item, Reject):
                     pending.append((None, [item], 0))
                 else:
-                    pending.append((pool.submit(_work, step, item, self.fail_fast), None, item.num_rows))
+                    pending.append((pool.submit(_work, item), None, item.num_rows))
                 while len(pending) > self.max_in_flight or (pending and pending[0][0] is None):
                     yield self._pop(pending)
             while pending:
                 yield self._pop(pending)
         except BaseException:
-            for fut, _, _ in pending:
-                if fut is not None:
-                    fut.cancel()
+            procs = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list(getattr(pool, "_processes", {}).values()):
+            for proc in procs:
                 proc.terminate()
             raise
         pool.shutdown(wait=True)
