@@ -140,29 +140,26 @@ def _coerce(value: Any, hint: Any, where: str, base: Path, from_text: bool) -> A
         if not isinstance(value, bool):
             raise PipelineError(f"{where}: expected true or false, found {value!r}")
         return value
-    if hint is int:
-        if from_text and isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise PipelineError(f"{where}: expected an integer, found {value!r}")
-        return value
-    if hint is float:
-        if from_text and isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PipelineError(f"{where}: expected a number, found {value!r}")
-        return float(value)
+    if hint in (int, float):
+        return _number(value, hint, where, from_text)
     if hint is str:
         if not isinstance(value, str):
             raise PipelineError(f"{where}: expected a string, found {type(value).__name__} {value!r}")
         return value
     return value
+
+
+def _number(value: Any, hint: type, where: str, from_text: bool) -> int | float:
+    if from_text and isinstance(value, str):
+        try:
+            return hint(value)
+        except ValueError:
+            pass
+    ok = (int,) if hint is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, ok):
+        kind = "an integer" if hint is int else "a number"
+        raise PipelineError(f"{where}: expected {kind}, found {value!r}")
+    return hint(value)
 
 
 def build(kind: str, params: dict[str, Any], where: str, base: Path,

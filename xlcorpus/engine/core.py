@@ -189,6 +189,30 @@ def _reject_from(step: Step, batch: pa.RecordBatch, exc: Exception) -> Reject:
                   f"{type(exc).__name__}: {exc}", str(raw))
 
 
+def batch_rows(items: Iterable[tuple | Reject], schema: pa.Schema,
+               size: int) -> Iterator[pa.RecordBatch | Reject]:
+    """Group row tuples (in ``schema`` order) into batches of ``size``; pass rejects through.
+
+    Readers use it to turn a stream of parsed records into work units for the engine.
+    """
+    cols: list[list[Any]] = [[] for _ in schema.names]
+    for item in items:
+        if isinstance(item, Reject):
+            yield item
+            continue
+        for col, value in zip(cols, item):
+            col.append(value)
+        if len(cols[0]) >= size:
+            yield _to_batch(cols, schema)
+            cols = [[] for _ in schema.names]
+    if cols[0]:
+        yield _to_batch(cols, schema)
+
+
+def _to_batch(cols: list[list[Any]], schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(cols, schema)], schema=schema)
+
+
 def iter_batches(data: Iterable[Any]) -> Iterator[pa.RecordBatch | Reject]:
     """Flatten tables into batches; pass rejects through."""
     for item in data:

@@ -24,7 +24,7 @@ from typing import ClassVar, Literal
 
 import pyarrow as pa
 
-from ..engine.core import Reject, Stage, StageOutput, Step
+from ..engine.core import Reject, Stage, StageOutput, Step, batch_rows
 from ..errors import InputError, PipelineError
 from ..ids import stable_id
 from ..pipeline import Pipeline
@@ -46,8 +46,11 @@ def _decode(raw: bytes, source: str, line: int, stage: str) -> str | Reject:
 
 def read_moses(src: Path, tgt: Path, batch_size: int = 10_000) -> Iterator[pa.RecordBatch | Reject]:
     """Pairs from two line-parallel files; raises InputError if their line counts differ."""
+    return batch_rows(_moses_rows(src, tgt), RAW_SCHEMA, batch_size)
+
+
+def _moses_rows(src: Path, tgt: Path) -> Iterator[tuple | Reject]:
     name = f"{display_name(src)}|{display_name(tgt)}"
-    rows: dict[str, list] = {k: [] for k in RAW_SCHEMA.names}
     for a, b in zip_longest(iter_lines(src), iter_lines(tgt)):
         if a is None or b is None:
             longer, shorter = (tgt, src) if a is None else (src, tgt)
@@ -59,25 +62,19 @@ def read_moses(src: Path, tgt: Path, batch_size: int = 10_000) -> Iterator[pa.Re
         n = a[0]
         texts = [_decode(a[1], name, n, "read_moses"), _decode(b[1], name, n, "read_moses")]
         bad = [t for t in texts if isinstance(t, Reject)]
-        if bad:
-            yield bad[0]
-            continue
-        for key, value in zip(RAW_SCHEMA.names, (name, n, texts[0], texts[1])):
-            rows[key].append(value)
-        if len(rows["src"]) >= batch_size:
-            yield pa.RecordBatch.from_pydict(rows, schema=RAW_SCHEMA)
-            rows = {k: [] for k in RAW_SCHEMA.names}
-    if rows["src"]:
-        yield pa.RecordBatch.from_pydict(rows, schema=RAW_SCHEMA)
+        yield bad[0] if bad else (name, n, texts[0], texts[1])
 
 
 def read_pairs(path: Path, fmt: Literal["pipes", "tsv"] = "pipes",
                batch_size: int = 10_000) -> Iterator[pa.RecordBatch | Reject]:
     """Pairs from one file of ``src ||| tgt`` (``pipes``) or ``src<TAB>tgt`` (``tsv``) lines."""
+    return batch_rows(_pair_rows(path, fmt), RAW_SCHEMA, batch_size)
+
+
+def _pair_rows(path: Path, fmt: str) -> Iterator[tuple | Reject]:
     name = display_name(path)
     sep = SEPARATORS[fmt]
     stage = f"read_{fmt}"
-    rows: dict[str, list] = {k: [] for k in RAW_SCHEMA.names}
     for n, raw in iter_lines(path):
         text = _decode(raw, name, n, stage)
         if isinstance(text, Reject):
@@ -88,13 +85,7 @@ def read_pairs(path: Path, fmt: Literal["pipes", "tsv"] = "pipes",
             yield Reject(name, n, stage, f"expected exactly one {sep.strip() or 'TAB'!r} separator, "
                          f"found {len(parts) - 1}", text)
             continue
-        for key, value in zip(RAW_SCHEMA.names, (name, n, parts[0], parts[1])):
-            rows[key].append(value)
-        if len(rows["src"]) >= batch_size:
-            yield pa.RecordBatch.from_pydict(rows, schema=RAW_SCHEMA)
-            rows = {k: [] for k in RAW_SCHEMA.names}
-    if rows["src"]:
-        yield pa.RecordBatch.from_pydict(rows, schema=RAW_SCHEMA)
+        yield (name, n, parts[0], parts[1])
 
 
 def _split_pipes(text: str) -> list[str]:
