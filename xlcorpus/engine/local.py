@@ -15,6 +15,7 @@ import concurrent.futures as cf
 import dataclasses
 import multiprocessing as mp
 import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -96,27 +97,34 @@ def _work(batch: pa.RecordBatch):
     return apply_stages(_WORKER["step"], _WORKER["stages"], batch, _WORKER["fail_fast"])
 
 
-class LocalEngine:
-    """Runs steps on this machine with ``workers`` processes (1: in this process)."""
+class StagedEngine:
+    """What every engine shares: results -> dedupe -> spill -> one commit per table.
 
-    name = "local"
+    Subclasses implement ``_results(step)``: ``(outputs, rejects, input_rows)`` per work unit,
+    in input order (the local engine: a process pool; the Ray engine: Ray Data).
+    """
 
-    def __init__(self, workers: int = 1, fail_fast: bool = False, progress: bool = True,
-                 max_in_flight: int | None = None):
+    name = "staged"
+
+    def __init__(self, workers: int = 1, fail_fast: bool = False, progress: bool = True):
         if workers < 1:
             raise PipelineError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
         self.fail_fast = fail_fast
         self.progress = progress
-        self.max_in_flight = max_in_flight or 2 * workers
         self._seen: dict[str, set] = {}
+
+    def _results(self, step: Step) -> Iterator[tuple[dict[str, pa.RecordBatch], list[Reject], int]]:
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ run
     def run_step(self, step: Step, store: Store, run_id: str, metadata: dict[str, Any]) -> StepReport:
         """Run one step and commit its outputs and rejects; return what it did."""
         report = StepReport(step.name)
         self._seen = {}
-        staging = Path(store.root) / "_staging" / f"{run_id}-{step.name}"
+        # A remote store (s3://...) spills to a local temporary folder instead.
+        base = Path(store.root) if store.is_local else Path(tempfile.gettempdir()) / "xlcorpus"
+        staging = base / "_staging" / f"{run_id}-{step.name}"
         shutil.rmtree(staging, ignore_errors=True)
         spill = Spill(staging, step.outputs + [step.rejects])
         start = time.perf_counter()
@@ -147,6 +155,29 @@ class LocalEngine:
             _remove_if_empty(staging.parent)
         report.seconds = time.perf_counter() - start
         return report
+
+    def _dedupe(self, step: Step, table: str, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
+        column = step.dedupe.get(table)
+        if not column:
+            return batch, 0
+        seen = self._seen.setdefault(table, set())
+        keep = []
+        for value in batch.column(column).to_pylist():
+            keep.append(value not in seen)
+            seen.add(value)
+        kept = batch.filter(pa.array(keep, pa.bool_()))
+        return kept, batch.num_rows - kept.num_rows
+
+
+class LocalEngine(StagedEngine):
+    """Runs steps on this machine with ``workers`` processes (1: in this process)."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 1, fail_fast: bool = False, progress: bool = True,
+                 max_in_flight: int | None = None):
+        super().__init__(workers, fail_fast, progress)
+        self.max_in_flight = max_in_flight or 2 * workers
 
     def _results(self, step: Step) -> Iterator[tuple[dict[str, pa.RecordBatch], list[Reject], int]]:
         stages = [as_stage(s) for s in step.stages]
@@ -191,18 +222,6 @@ class LocalEngine:
             return {}, rejects, n
         outs, rej = fut.result()
         return outs, rej, n
-
-    def _dedupe(self, step: Step, table: str, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
-        column = step.dedupe.get(table)
-        if not column:
-            return batch, 0
-        seen = self._seen.setdefault(table, set())
-        keep = []
-        for value in batch.column(column).to_pylist():
-            keep.append(value not in seen)
-            seen.add(value)
-        kept = batch.filter(pa.array(keep, pa.bool_()))
-        return kept, batch.num_rows - kept.num_rows
 
 
 def _rejects_batch(table: str, run_id: str, rejects: list[Reject]) -> pa.RecordBatch:

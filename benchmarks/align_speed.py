@@ -1,0 +1,192 @@
+"""Alignment speed and memory, baseline and ours in the same run.
+
+Parts (``--part``):
+
+- ``statistical``: ``--pairs`` (default 1,000,000) generated sentence pairs (Zipfian
+  vocabulary of 50k words per side, 5-20 tokens, a word-order swap and a dropped/inserted word
+  now and then). Baseline: plain ``eflomal.Aligner().align`` (one run, links to files, no
+  symmetrization). Ours: :func:`xlcorpus.align.statistical.align_pairs` with its defaults
+  at this size (one run above 200k pairs, similarity priors, prefix-4 words, ``vote``).
+  Reports pairs/s and peak resident memory of this process and of the eflomal child
+  processes (``ru_maxrss``).
+- ``neural``: a tiny random 8-layer BERT (WordPiece vocabulary built here) on ``--neural-pairs``
+  pairs on the CPU: ``simalign.SentenceAligner`` (one pair at a time, ArgMax + IterMax) vs
+  :class:`xlcorpus.align.neural.NeuralAligner` (batched, same methods); checks the links are
+  identical and prints the speed-up. On a GPU machine ``--device cuda`` adds our GPU figure.
+
+Run: ``.venv/bin/python benchmarks/align_speed.py --part all``
+Writes ``benchmarks/results/align_speed.json`` (merging parts run separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "benchmarks" / "results" / "align_speed.json"
+
+
+def maxrss_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def generate(n: int, seed: int = 0, vocab: int = 50_000) -> tuple[list[list[str]], list[list[str]]]:
+    """Synthetic parallel corpus: word w_k translates to x_k; Zipfian frequencies."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ranks = np.arange(1, vocab + 1)
+    p = 1.0 / ranks
+    p /= p.sum()
+    lengths = rng.integers(5, 21, size=n)
+    words = rng.choice(vocab, size=int(lengths.sum()), p=p)
+    src_v = [f"w{k}" for k in range(vocab)]
+    tgt_v = [f"x{k}" for k in range(vocab)]
+    src, tgt = [], []
+    pos = 0
+    r = random.Random(seed)
+    for ln in lengths.tolist():
+        ids = words[pos:pos + ln].tolist()
+        pos += ln
+        s = [src_v[i] for i in ids]
+        t = [tgt_v[i] for i in ids]
+        if r.random() < 0.5 and ln > 2:
+            k = r.randrange(ln - 1)
+            t[k], t[k + 1] = t[k + 1], t[k]
+        if r.random() < 0.2:
+            t.insert(r.randrange(len(t)), "de")
+        src.append(s)
+        tgt.append(t)
+    return src, tgt
+
+
+def bench_statistical(n: int) -> dict:
+    import eflomal
+
+    from xlcorpus.align.statistical import align_pairs
+
+    t0 = time.perf_counter()
+    src, tgt = generate(n)
+    gen_s = time.perf_counter() - t0
+    src_lines = [" ".join(s) for s in src]
+    tgt_lines = [" ".join(t) for t in tgt]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        eflomal.Aligner().align(src_lines, tgt_lines, links_filename_fwd=f"{tmp}/f",
+                                links_filename_rev=f"{tmp}/r", quiet=True)
+        base_s = time.perf_counter() - t0
+    base_child = maxrss_mb(resource.RUSAGE_CHILDREN)
+    del src_lines, tgt_lines
+    t0 = time.perf_counter()
+    res = align_pairs(src, tgt)
+    ours_s = time.perf_counter() - t0
+    correct = sum(1 for s, t, l in zip(src[:2000], tgt[:2000], res.links[:2000])
+                  for i, j in l if s[i][1:] == t[j][1:])
+    total = sum(len(l) for l in res.links[:2000])
+    return {"pairs": n, "tokens_src": sum(map(len, src)), "generate_s": round(gen_s, 1),
+            "baseline_plain_eflomal": {"seconds": round(base_s, 1), "pairs_per_s": round(n / base_s),
+                                       "eflomal_peak_rss_mb": round(base_child)},
+            "ours_align_pairs_defaults": {"seconds": round(ours_s, 1), "pairs_per_s": round(n / ours_s),
+                                          "runs": res.options["runs"],
+                                          "link_precision_first_2000": round(correct / max(total, 1), 4)},
+            "ratio_ours_over_baseline_speed": round(base_s / ours_s, 3),
+            "peak_rss_mb_python_process": round(maxrss_mb(resource.RUSAGE_SELF)),
+            "peak_rss_mb_eflomal_children": round(maxrss_mb(resource.RUSAGE_CHILDREN))}
+
+
+def tiny_bert(folder: Path, words: list[str]) -> str:
+    import torch
+    import transformers
+
+    chars = sorted(set("".join(words)))
+    vocab = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + chars + ["##" + c for c in chars])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
+    tok = transformers.BertTokenizer(str(folder / "vocab.txt"), do_lower_case=True)
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(vocab_size=len(tok.vocab), hidden_size=64, num_hidden_layers=8,
+                                  num_attention_heads=4, intermediate_size=128, max_position_embeddings=256)
+    transformers.BertModel(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
+def bench_neural(n: int, device: str, batch_size: int) -> dict:
+    import torch
+    from simalign import SentenceAligner
+
+    from xlcorpus.align.neural import NeuralAligner
+
+    words = ("the a cat dog house red big small sees eats sleeps runs in on under and with "
+             "le la un une chat chien maison rouge grand petit voit mange dort court dans sur sous et avec").split()
+    rng = random.Random(0)
+    pairs = [([rng.choice(words[:17]) for _ in range(rng.randint(5, 20))],
+              [rng.choice(words[17:]) + ("s" if rng.random() < 0.2 else "") for _ in range(rng.randint(5, 20))])
+             for _ in range(n)]
+    with tempfile.TemporaryDirectory() as tmp:
+        model = tiny_bert(Path(tmp) / "tiny", words)
+        ref = SentenceAligner(model=model, token_type="bpe", matching_methods="ai", device="cpu", layer=8)
+        t0 = time.perf_counter()
+        expected = [ref.get_word_aligns(s, t) for s, t in pairs]
+        base_s = time.perf_counter() - t0
+        ours = NeuralAligner(model, layer=8, device="cpu", batch_size=batch_size)
+        src, tgt = [p[0] for p in pairs], [p[1] for p in pairs]
+        ours.align(src[:batch_size], tgt[:batch_size], ("argmax", "itermax"))  # warm-up
+        t0 = time.perf_counter()
+        got = ours.align(src, tgt, ("argmax", "itermax"))
+        ours_s = time.perf_counter() - t0
+        same = all(got["argmax"][i] == sorted(e["inter"]) and got["itermax"][i] == sorted(e["itermax"])
+                   for i, e in enumerate(expected))
+        out = {"pairs": n, "model": "random BERT, 8 layers, hidden 64, layer 8", "methods": "argmax+itermax",
+               "torch_threads": torch.get_num_threads(),
+               "baseline_simalign_cpu": {"seconds": round(base_s, 2), "pairs_per_s": round(n / base_s, 1)},
+               "ours_batched_cpu": {"seconds": round(ours_s, 2), "pairs_per_s": round(n / ours_s, 1),
+                                    "batch_size": batch_size},
+               "speedup_cpu": round(base_s / ours_s, 1), "identical_links": same}
+        if device != "cpu" and torch.cuda.is_available():
+            gpu = NeuralAligner(model, layer=8, device=device, batch_size=batch_size * 4)
+            big_src, big_tgt = src * 10, tgt * 10
+            gpu.align(big_src[:256], big_tgt[:256], ("argmax", "itermax"))
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            g = gpu.align(big_src, big_tgt, ("argmax", "itermax"))
+            torch.cuda.synchronize()
+            gpu_s = time.perf_counter() - t0
+            out["ours_batched_gpu"] = {"card": torch.cuda.get_device_name(), "pairs": len(big_src),
+                                       "pairs_per_s": round(len(big_src) / gpu_s, 1),
+                                       "identical_links": g["itermax"][:n] == got["itermax"]}
+        return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", choices=["statistical", "neural", "all"], default="all")
+    ap.add_argument("--pairs", type=int, default=1_000_000)
+    ap.add_argument("--neural-pairs", type=int, default=500)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+    results = json.loads(OUT.read_text()) if OUT.exists() else {}
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    if args.part in ("neural", "all"):
+        results["neural"] = bench_neural(args.neural_pairs, args.device, args.batch_size)
+        print(json.dumps(results["neural"], indent=1), flush=True)
+    if args.part in ("statistical", "all"):
+        results["statistical"] = bench_statistical(args.pairs)
+        print(json.dumps(results["statistical"], indent=1), flush=True)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

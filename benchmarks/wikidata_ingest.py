@@ -1,0 +1,192 @@
+"""Wikidata ingest: our reader + ParseEntities vs a plain ``json.loads`` line loop.
+
+Generates a dump in the real layout (``[``, one entity per line ending in ``,``, ``]``) of
+realistic entities (~25 KB each: ~150 label languages, descriptions, aliases, ~100
+sitelinks, claims with qualifiers and references), then measures in the same run:
+
+- ``baseline``: ``for line in file: json.loads(line.rstrip(",\\n"))`` and extraction of the
+  same fields (labels/aliases/descriptions of the kept languages, enwiki sitelink);
+- ``ours-parse``: ``read_wikidata`` + ``ParseEntities`` in one process (Arrow batches out);
+- ``ours-step-wN``: the whole ``wikidata`` step (reader -> worker processes -> Delta commit)
+  with N workers;
+- peak memory (max RSS) of the step on the dump and on a dump twice as large, each in a
+  fresh process.
+
+Run: ``.venv/bin/python benchmarks/wikidata_ingest.py [--entities 3000] [--workers 1 2]``
+Writes ``benchmarks/results/wikidata_ingest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from xlcorpus.codeswitch.entitycs import XLMR_LANGUAGES  # noqa: E402
+
+LANGS = [f"{a}{b}" for a in "abcdefghijklmnopqrstuvwxyz" for b in "aeiou"][:60] + list(XLMR_LANGUAGES)
+KEEP = sorted(set(XLMR_LANGUAGES))
+SITE = "enwiki"
+
+
+def make_entity(q: int, rs: random.Random) -> dict:
+    def text(n):
+        return "".join(rs.choice("abcdefghijklmnopqrstuvwxyzéöñ ") for _ in range(n)).strip() or "x"
+
+    langs = rs.sample(LANGS, 130)
+    snak = lambda p: {"snaktype": "value", "property": f"P{p}", "hash": "%040x" % rs.getrandbits(160),  # noqa: E731
+                      "datavalue": {"value": {"entity-type": "item", "numeric-id": rs.randint(1, 10**7),
+                                              "id": f"Q{rs.randint(1, 10**7)}"}, "type": "wikibase-entityid"},
+                      "datatype": "wikibase-item"}
+    claims = {}
+    for p in rs.sample(range(1, 3000), 10):
+        claims[f"P{p}"] = [{"mainsnak": snak(p), "type": "statement", "id": f"Q{q}$%032x" % rs.getrandbits(128),
+                            "rank": "normal", "qualifiers": {"P580": [snak(580)]}, "qualifiers-order": ["P580"],
+                            "references": [{"hash": "%040x" % rs.getrandbits(160), "snaks": {"P248": [snak(248)]},
+                                            "snaks-order": ["P248"]}]} for _ in range(rs.randint(1, 2))]
+    return {"type": "item", "id": f"Q{q}",
+            "labels": {lang: {"language": lang, "value": text(rs.randint(4, 20))} for lang in langs},
+            "descriptions": {lang: {"language": lang, "value": text(rs.randint(10, 30))} for lang in langs[:60]},
+            "aliases": {lang: [{"language": lang, "value": text(10)} for _ in range(2)] for lang in langs[:25]},
+            "claims": claims,
+            "sitelinks": {f"{lang}wiki": {"site": f"{lang}wiki", "title": text(rs.randint(4, 20)), "badges": []}
+                          for lang in ["en", *langs[:59]]},
+            "lastrevid": rs.randint(1, 10**9)}
+
+
+def write_dump(path: Path, n: int, seed: int = 0) -> int:
+    rs = random.Random(seed)
+    with open(path, "wb") as fh:
+        fh.write(b"[\n")
+        for q in range(1, n + 1):
+            line = json.dumps(make_entity(q, rs), separators=(",", ":")).encode()
+            fh.write(line + (b",\n" if q < n else b"\n"))
+        fh.write(b"]\n")
+    return path.stat().st_size
+
+
+def baseline(path: Path) -> int:
+    """The plain loop: json.loads per line and the same extraction, in Python."""
+    keep = set(KEEP)
+    n = 0
+    rows = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            line = line.strip().rstrip(b",")
+            if line in (b"[", b"]", b""):
+                continue
+            e = json.loads(line)
+            for lang, lab in e.get("labels", {}).items():
+                if lang in keep:
+                    rows.append((e["id"], lang, lab["value"], [a["value"] for a in e.get("aliases", {}).get(lang, [])],
+                                 e.get("descriptions", {}).get(lang, {}).get("value")))
+            link = e.get("sitelinks", {}).get(SITE)
+            if link:
+                rows.append((e["id"], SITE, link["title"]))
+            n += 1
+    return n
+
+
+def ours_parse(path: Path) -> int:
+    from xlcorpus.sources.wikidata import ParseEntities, read_wikidata
+
+    stage = ParseEntities(KEEP, [SITE])
+    n = 0
+    for batch in read_wikidata(path):
+        stage(batch)
+        n += batch.num_rows
+    return n
+
+
+def ours_step(path: Path, workers: int) -> int:
+    from xlcorpus.engine.core import Step
+    from xlcorpus.engine.local import LocalEngine
+    from xlcorpus.sources.wikidata import ParseEntities, read_wikidata
+    from xlcorpus.store import Store
+
+    with tempfile.TemporaryDirectory() as d:
+        step = Step("wikidata", read_wikidata(path, chunk_bytes=4 << 20), [ParseEntities(KEEP, [SITE])],
+                    ["wikidata_labels", "wikidata_sitelinks"])
+        report = LocalEngine(workers=workers, progress=False).run_step(step, Store(d), "bench", {})
+        return report.input_rows
+
+
+def timed(fn, *args, repeat: int = 2) -> tuple[float, float, int]:
+    """Best wall time and best CPU time of this process over ``repeat`` runs (the machine
+    may be shared: CPU time is the fair per-core comparison of in-process runs)."""
+    best, cpu, n = float("inf"), float("inf"), 0
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        n = fn(*args)
+        best, cpu = min(best, time.perf_counter() - t), min(cpu, time.process_time() - c)
+    return best, cpu, n
+
+
+def peak_rss(path: Path, workers: int) -> float:
+    """Max RSS (MB) of a fresh process running the step (its workers included)."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.wikidata_ingest import ours_step; "
+            f"from pathlib import Path; ours_step(Path({str(path)!r}), {workers}); import resource; "
+            "print(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--entities", type=int, default=3000)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--no-memory", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        dump = Path(d) / "dump.json"
+        size = write_dump(dump, args.entities)
+        mb = size / 1e6
+        print(f"dump: {args.entities:,} entities, {mb:.1f} MB ({size / args.entities / 1e3:.1f} KB/entity), "
+              f"{len(KEEP)} languages kept; {os.cpu_count()} CPUs")
+        results = {"entities": args.entities, "dump_mb": round(mb, 1), "kb_per_entity": round(size / args.entities / 1e3, 1),
+                   "languages_kept": len(KEEP), "cpus": os.cpu_count(), "runs": {}}
+        warm = Path(d) / "warm.json"
+        write_dump(warm, 20, seed=2)
+        baseline(warm), ours_parse(warm)  # imports and first-call costs out of the timings
+        runs = [("baseline json.loads loop", baseline, ()), ("ours parse (1 process, no store)", ours_parse, ())]
+        runs += [(f"ours step, {w} worker(s), Delta commit", ours_step, (w,)) for w in args.workers]
+        for name, fn, extra in runs:
+            sec, cpu, n = timed(fn, dump, *extra)
+            assert n == args.entities, (name, n)
+            results["runs"][name] = {"seconds": round(sec, 3), "entities_per_s": round(n / sec),
+                                     "mb_per_s": round(mb / sec, 1), "cpu_seconds_this_process": round(cpu, 3)}
+            print(f"{name:45s} {sec:7.2f} s  {n / sec:9,.0f} entities/s  {mb / sec:7.1f} MB/s  (CPU here {cpu:.2f} s)")
+        base = results["runs"]["baseline json.loads loop"]["seconds"]
+        for name, r in results["runs"].items():
+            r["speedup_vs_baseline"] = round(base / r["seconds"], 2)
+        print("speed-up vs baseline (wall): " + ", ".join(f"{k}: {v['speedup_vs_baseline']}x" for k, v in results["runs"].items()))
+        cpu_ratio = (results["runs"]["baseline json.loads loop"]["cpu_seconds_this_process"]
+                     / results["runs"]["ours parse (1 process, no store)"]["cpu_seconds_this_process"])
+        results["parse_cpu_speedup"] = round(cpu_ratio, 2)
+        print(f"parse speed-up in CPU time (one core, same work): {cpu_ratio:.2f}x")
+        if not args.no_memory:
+            big = Path(d) / "dump2.json"
+            write_dump(big, 2 * args.entities, seed=1)
+            w = max(args.workers)
+            rss1, rss2 = peak_rss(dump, w), peak_rss(big, w)
+            results["peak_rss_mb"] = {f"{args.entities} entities": round(rss1), f"{2 * args.entities} entities": round(rss2)}
+            print(f"peak RSS ({w} workers): {rss1:.0f} MB for {args.entities:,} entities, "
+                  f"{rss2:.0f} MB for {2 * args.entities:,}")
+    out = ROOT / "benchmarks" / "results" / "wikidata_ingest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

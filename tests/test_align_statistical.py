@@ -1,0 +1,135 @@
+"""eflomal wrapper: shapes, extra bitext, priors, votes (tiny corpora, fast)."""
+
+import random
+
+import pytest
+
+from xlcorpus.align.priors import Priors, similar, similarity_priors
+from xlcorpus.align.statistical import AlignResult, align_pairs
+
+LEX = {"the": "le", "cat": "chat", "dog": "chien", "eats": "mange", "sees": "voit",
+       "fish": "poisson", "bird": "oiseau", "red": "rouge", "big": "grand", "man": "homme"}
+NOUNS = ["cat", "dog", "fish", "bird", "man"]
+
+
+def synthetic(n, seed=1):
+    """Pairs 'the ADJ? N V the N' -> 'le N ADJ? V le N' (adjective after the noun in French)."""
+    rng = random.Random(seed)
+    src, tgt, gold = [], [], []
+    for _ in range(n):
+        a, b = rng.choice(NOUNS), rng.choice(NOUNS)
+        v = rng.choice(["eats", "sees"])
+        if rng.random() < 0.5:
+            adj = rng.choice(["red", "big"])
+            s = ["the", adj, a, v, "the", b]
+            t = ["le", LEX[a], LEX[adj], LEX[v], "le", LEX[b]]
+            g = [(0, 0), (1, 2), (2, 1), (3, 3), (4, 4), (5, 5)]
+        else:
+            s = ["the", a, v, "the", b]
+            t = ["le", LEX[a], LEX[v], "le", LEX[b]]
+            g = [(i, i) for i in range(5)]
+        src.append(s)
+        tgt.append(t)
+        gold.append(g)
+    return src, tgt, gold
+
+
+def accuracy(links, gold):
+    hit = sum(len(set(l) & set(g)) for l, g in zip(links, gold))
+    return hit / sum(len(g) for g in gold)
+
+
+def test_align_pairs_learns_synthetic_lexicon():
+    src, tgt, gold = synthetic(150)
+    res = align_pairs(src, tgt, symmetrize="intersection", runs=1)
+    assert isinstance(res, AlignResult)
+    assert len(res.links) == len(res.forward) == len(res.reverse) == len(res.scores) == 150
+    assert accuracy(res.links, gold) > 0.9
+    for links, fwd, rev, s, t, sc in zip(res.links, res.forward, res.reverse, src, tgt, res.scores):
+        assert set(links) == set(fwd) & set(rev)         # intersection really is one
+        assert len({j for _, j in fwd}) == len(fwd)       # forward: one source per target word
+        assert len({i for i, _ in rev}) == len(rev)       # reverse: one target per source word
+        assert all(0 <= i < len(s) and 0 <= j < len(t) for i, j in links)
+        assert len(sc) == len(links) and all(x == 1.0 for x in sc)  # both directions agree
+
+
+def test_default_vote_keeps_majority_links():
+    src, tgt, gold = synthetic(120, seed=7)
+    res = align_pairs(src, tgt)
+    assert res.method == "vote" and res.options["runs"] == 4 and res.options["prefix_len"] == [4, 5]
+    assert accuracy(res.links, gold) > 0.9
+    for links, sc in zip(res.links, res.scores):
+        assert len(sc) == len(links) and all(0.5 < x <= 1.0 for x in sc)
+
+
+def test_extra_bitext_only_trains_and_votes():
+    src, tgt, gold = synthetic(40, seed=2)
+    xs, xt, _ = synthetic(200, seed=3)
+    res = align_pairs(src[:10], tgt[:10], extra_src=xs, extra_tgt=xt, runs=3,
+                      symmetrize="grow-diag-final-and")
+    assert len(res.links) == 10 and len(res.forward) == 10
+    assert res.options["extra_pairs"] == 200 and res.options["runs"] == 3
+    assert accuracy(res.links, gold[:10]) > 0.9
+    assert all(0 < x <= 1 for sc in res.scores for x in sc)
+
+
+def test_errors_and_empty():
+    assert align_pairs([], []).links == []
+    r = align_pairs([[], ["a", "b"], ["a b", "c"]], [["x"], [], ["y", "z"]], runs=2)  # empty sides, a spaced token
+    assert len(r.links) == 3 and r.links[0] == r.links[1] == [] and r.forward[1] == []
+    with pytest.raises(ValueError, match="2 source sentences but 1"):
+        align_pairs([["a"], ["b"]], [["c"]])
+    with pytest.raises(ValueError, match="unknown symmetrization"):
+        align_pairs([["a"]], [["b"]], symmetrize="diag")
+    with pytest.raises(TypeError, match="unknown option"):
+        align_pairs([["a"]], [["b"]], iterations=3)
+
+
+def test_priors_roundtrip_and_reuse(tmp_path):
+    src, tgt, gold = synthetic(80, seed=4)
+    res = align_pairs(src, tgt)
+    pri = res.priors()
+    assert pri.lex[("cat", "chat")] > 0 and sum(pri.hmmf.values()) > 0
+    path = tmp_path / "priors.txt"
+    pri.write(path)
+    back = Priors.read(path)
+    assert back.lex == pri.lex and back.hmmr == pri.hmmr and back.ferf == pri.ferf
+    # reuse: align a handful of new pairs with the learnt priors only
+    s2, t2, g2 = synthetic(8, seed=5)
+    again = align_pairs(s2, t2, priors=path, symmetrize="intersection")
+    assert accuracy(again.links, g2) > 0.9
+    (tmp_path / "bad.txt").write_text("LEX\ta\tb\tx\n")
+    with pytest.raises(ValueError, match="bad.txt:1"):
+        Priors.read(tmp_path / "bad.txt")
+
+
+def test_similarity_priors():
+    assert similar("government", "gouvernement") and similar("parliament", "parlement")
+    assert similar("Canada", "canada") and not similar("house", "maison")
+    assert not similar("on", "ont")  # too short for a cognate
+    assert similar("réalité", "realite") and not similar("2", "3") and not similar(",", ".")
+    pri = similarity_priors([["The", "parliament", "2", ","]], [["le", "parlement", "2", ","]])
+    assert set(pri.lex) == {("parliament", "parlement"), ("2", "2"), (",", ",")}
+
+
+def test_priors_match_eflomal_calculate_priors():
+    eflomal = pytest.importorskip("eflomal")
+    src, tgt = ["a b c", "d e"], ["x y", "z w v"]
+    fwd, rev = ["0-0 2-1", "0-1 1-0 1-2"], ["0-0 1-1 2-1", "1-0 0-2"]
+    ref = eflomal.calculate_priors(src, tgt, fwd, rev)
+
+    def parse(lines):
+        return [[tuple(map(int, x.split("-"))) for x in l.split()] for l in lines]
+
+    ours = Priors.from_alignments([s.split() for s in src], [t.split() for t in tgt], parse(fwd), parse(rev))
+    assert (ours.lex, ours.hmmf, ours.hmmr, ours.ferf, ours.ferr) == tuple(ref)
+
+
+def test_romanized_similarity_priors():
+    pytest.importorskip("uroman")
+    from xlcorpus.align.priors import romanize_types
+
+    rom = romanize_types([["парламент", "Canada"]])
+    assert rom == {"парламент": "parlament"}
+    pri = similarity_priors([["the", "parliament"]], [["парламент"]], 2.0, rom)
+    assert pri.lex == {("parliament", "парламент"): 2.0}

@@ -1,0 +1,195 @@
+"""Hub export: the folder loads back with ``datasets`` offline, config by config, row for row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from xlcorpus import pipeline as pl
+from xlcorpus.cli import entry
+from xlcorpus.engine import LocalEngine
+from xlcorpus.export import ExportError, export_hf, push_hf
+from xlcorpus.schema import contracts
+from xlcorpus.sources.bitext import BitextImport
+from xlcorpus.store import Store
+
+datasets = pytest.importorskip("datasets")
+REPO = Path(__file__).resolve().parents[1]
+NESTED = sorted(n for n, c in contracts().items()
+                if not n.startswith("_") and any(pa.types.is_nested(f.type) for f in c.fields))
+
+
+@pytest.fixture(autouse=True)
+def offline_hf(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+
+
+def load(folder: Path, config: str, cache: Path):
+    return datasets.load_dataset(str(folder), config, split="train", cache_dir=str(cache))
+
+
+def canon(rows: list[dict]) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+
+
+def assert_loads_back(store: Store, exp, tmp_path: Path) -> None:
+    """Every config loads offline; together they are exactly the table version's rows and types."""
+    c = contracts()[exp.table]
+    card = (exp.folder / "README.md").read_text(encoding="utf-8")
+    meta = yaml.safe_load(card.split("---")[1])
+    assert [m["config_name"] for m in meta["configs"]] == [cfg.name for cfg in exp.configs]
+    loaded = []
+    for cfg in exp.configs:
+        ds = load(exp.folder, cfg.name, tmp_path / "cache")
+        assert len(ds) == cfg.rows and f"| `{cfg.name}` |" in card
+        for f in c.fields:  # nested columns keep their Arrow types
+            assert ds.data.table.schema.field(f.name).type == f.type, f.name
+        rows = ds.to_list()
+        assert all(all(r[p] == cfg.values[p] for p in c.partition_by) for r in rows)
+        loaded += rows
+    assert canon(loaded) == canon(store.to_arrow(exp.table, exp.version).to_pylist())
+
+
+# ---------------------------------------------------------------- real data
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    """The demo's bitext (and EntityCS, whose entities are list<struct>, when its pipeline exists)."""
+    store = Store(tmp_path_factory.mktemp("demo") / "store")
+    for name in ("import_bitext.yaml", "entitycs.yaml"):
+        if (REPO / "pipelines" / name).exists():
+            pl.run(pl.load(REPO / "pipelines" / name).pipeline, store, LocalEngine(progress=False))
+    en_de = BitextImport("en", "de", pairs=REPO / "data" / "sample" / "bitext" / "sample.en-de.txt")
+    pl.run(en_de, store, LocalEngine(progress=False))  # a second language pair
+    return store
+
+
+@pytest.mark.parametrize("table", ["bitext", "entitycs"])
+def test_demo_tables_load_back_offline(demo_store, table, tmp_path):
+    if table not in demo_store.tables():
+        pytest.skip(f"no pipeline builds {table} yet")
+    exp = export_hf(demo_store, table, tmp_path / "hf", license="cc-by-4.0")
+    assert exp.rows == demo_store.count(table)
+    assert_loads_back(demo_store, exp, tmp_path)
+    card = (exp.folder / "README.md").read_text(encoding="utf-8")
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["license"] == "cc-by-4.0" and meta["size_categories"] == ["n<1K"]
+    assert meta["task_categories"] and set(meta["language"]) >= {cfg.values[p] for cfg in exp.configs
+                                                                 for p in cfg.values}
+    lineage = demo_store.history(table)[0]
+    assert f"pipeline: `{lineage['pipeline']}`" in card and f"run_id: `{lineage['run_id']}`" in card
+    assert "library_version" in card and "/work/" not in card and str(REPO) not in card
+    for f in contracts()[table].fields:
+        assert f"| `{f.name}` | `{f.type_text}` |" in card
+
+
+def test_bitext_configs_are_language_pairs(demo_store, tmp_path):
+    exp = export_hf(demo_store, "bitext", tmp_path / "hf")
+    assert [c.name for c in exp.configs] == ["en-de", "en-fr"]
+    for c in exp.configs:  # partition columns are inside the files, not only in folder names
+        for f in c.files:
+            assert {"src_lang", "tgt_lang"} <= set(pq.read_schema(exp.folder / f).names)
+            assert "=" not in f
+
+
+# ---------------------------------------------------------- every nested table
+def sample(dtype: pa.DataType, i: int):
+    """A value of ``dtype`` for row ``i`` (nested types recurse; lists have 0-2 items)."""
+    if pa.types.is_struct(dtype):
+        return {f.name: sample(f.type, i + k) for k, f in enumerate(dtype)}
+    if pa.types.is_list(dtype):
+        return [sample(dtype.value_type, i + k) for k in range(i % 3)]
+    if pa.types.is_map(dtype):
+        return [(sample(dtype.key_type, i + k), sample(dtype.item_type, i)) for k in range(i % 2)]
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return f"s{i} é"
+    if pa.types.is_binary(dtype):
+        return f"b{i}".encode()
+    if pa.types.is_boolean(dtype):
+        return i % 2 == 0
+    if pa.types.is_integer(dtype):
+        return i % 100
+    if pa.types.is_floating(dtype):
+        return i + 0.5
+    if pa.types.is_date(dtype):
+        return dt.date(2024, 1, 1 + i % 28)
+    if pa.types.is_timestamp(dtype):
+        return dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc if dtype.tz else None)
+    raise AssertionError(f"no sample for {dtype}")
+
+
+def sample_rows(table: str, n: int, start: int = 0) -> list[dict]:
+    c = contracts()[table]
+    rows = []
+    for i in range(start, start + n):
+        row = {f.name: sample(f.type, i) for f in c.fields}
+        row["id"] = f"{table}-{i}"
+        for k, p in enumerate(c.partition_by):
+            row[p] = ["en", "de", "fr"][(i + k) % 3] if "lang" in p else f"p{i % 2}"
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("table", NESTED)
+def test_nested_tables_keep_their_types_and_versions(table, tmp_path):
+    store = Store(tmp_path / "store")
+    c = contracts()[table]
+    store.write(table, c.batch(sample_rows(table, 30)))
+    store.write(table, c.batch(sample_rows(table, 10, start=30)))  # version 1 has 10 more rows
+    exp = export_hf(store, table, tmp_path / "hf", version=0, max_shard_mb=0.0001)
+    assert exp.version == 0 and exp.rows == 30
+    assert any(len(cfg.files) > 1 for cfg in exp.configs)  # tiny shard size: several shards
+    assert_loads_back(store, exp, tmp_path)
+
+
+# ---------------------------------------------------------------- CLI, push
+def test_cli_release_export_and_refusals(demo_store, tmp_path):
+    demo_store.tag("r1", ["bitext"])
+    out = tmp_path / "hf"
+    args = ["export", "hf", "bitext", "--release", "r1", "--to", str(out), "--store", demo_store.root]
+    assert entry(args) == 0
+    assert "release `r1`" in (out / "README.md").read_text(encoding="utf-8")
+    assert entry(args) == 1  # not empty: needs --overwrite
+    assert entry(args + ["--overwrite"]) == 0
+    assert entry(["export", "hf", "bitext", "--version", "99", "--to", str(tmp_path / "x"),
+                  "--store", demo_store.root]) == 1
+    assert not (tmp_path / "x").exists()
+    assert entry(["export", "hf", "nope", "--to", str(tmp_path / "y"), "--store", demo_store.root]) == 1
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_push_offline_fails_fast_and_keeps_the_folder(demo_store, tmp_path):
+    exp = export_hf(demo_store, "bitext", tmp_path / "hf")
+    before = snapshot(exp.folder)
+    with pytest.raises(ExportError, match="offline"):
+        push_hf(exp.folder, "someone/bitext")
+    assert snapshot(exp.folder) == before
+
+
+def test_push_to_an_unreachable_hub_is_quick_clear_and_hides_the_token(demo_store, tmp_path):
+    out = tmp_path / "hf"
+    secret = "hf_NotARealTokenButSecret123"
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": secret}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "xlcorpus", "export", "hf", "bitext", "--to", str(out),
+                           "--store", demo_store.root, "--push", "someone/bitext", "--private"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert time.perf_counter() - start < 5 + 3  # + interpreter start-up
+    assert proc.returncode == 1
+    assert "cannot be reached" in proc.stderr and "someone/bitext" in proc.stderr
+    assert secret not in proc.stdout + proc.stderr
+    assert (out / "README.md").exists() and list((out / "data").rglob("*.parquet"))

@@ -1,0 +1,231 @@
+"""Romanization: identity with whole-string uroman, offsets, options, stage, pipeline, CLI."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from xlcorpus.cli import entry
+from xlcorpus.translit import fastregex
+from xlcorpus.translit.romanize import (ExactRomanizer, LanguageError, RomanizeStage, chunks,
+                                        uroman_lcode)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+NTREX = SHARED / "parallel" / "ntrex128"
+
+
+@pytest.fixture(scope="module")
+def uroman():
+    from uroman import Uroman
+
+    return Uroman()
+
+
+@pytest.fixture(scope="module")
+def rom(uroman):
+    return ExactRomanizer(uroman=uroman)
+
+
+def whole(uroman, text: str, lcode: str | None) -> str:
+    """The reference: plain uroman (no regex cache) on the whole string."""
+    was = fastregex.installed()
+    fastregex.uninstall()
+    try:
+        return uroman.romanize_string(text, lcode=lcode)
+    finally:
+        if was:
+            fastregex.install()
+
+
+def test_lcode_mapping():
+    assert uroman_lcode("uk") == "ukr"
+    assert uroman_lcode("zh-CN") == "zho"
+    assert uroman_lcode("ar") == "ara"
+    assert uroman_lcode("rus") == "rus"
+    assert uroman_lcode("und") is None and uroman_lcode(None) is None
+    with pytest.raises(LanguageError, match="xx-bogus"):
+        uroman_lcode("xx-bogus")
+
+
+def test_chunks_keep_trailing_blanks():
+    assert chunks("  a bc\t d ") == ["  ", "a ", "bc\t ", "d "]
+    assert chunks("a\tb  c") == ["a\tb  ", "c"]
+    assert "".join(chunks("x  y")) == "x  y"
+    assert chunks("") == []
+
+
+# Strings where token-wise romanization differs from whole-string uroman unless handled:
+# Thai อ after a consonant in the previous word, full-width punctuation with spaces, Ethiopic
+# word space, NBSP, numbers across blanks, context rules (Russian е, Greek αυ), kana, Tibetan.
+TRICKY = [
+    ("ก ต่อมา", "tha"), ("a ต่อมา", "tha"), ('ข "ต่อต้านและขัดขวาง"', "tha"), ("ขึ้นให้ได้ ก่อนที่จะหมด", "tha"),
+    ("ฝนเขตร้อนที่ ก่อนที่ฝน ต่อมา", "tha"), ("约翰逊（ John Howard Johnson）牧师", "zho"),
+    ("“救助儿童会（ Save the Children）”正在", "zho"), ("我们 一百二十 ３.５ 分之一", "zho"),
+    ("ሰላም፡ ዓለም።  ፲፪", "amh"), ("«\xa0vu le débat»", "fra"), ("я\xa0— это ты", "rus"),
+    ("1 000 000 et 3,14 ou -5 + 7", "fra"), ("ШАР Шар ещё её ее", "rus"), ("αυτό το ευρώ", "ell"),
+    ("ちょっと カップ ラーメン ー", "jpn"), ("हिन्दी में लिखा गया है।", "hin"), ("བོད་ཡིག བོད", "bod"),
+    ("⠠⠁⠃⠉ ⠼⠁⠃", None), ("  leading\tand  trailing  ", "eng"), ("", "eng"), ("tion eight Isle Sch", "eng"),
+    ("Московский ПАРК Ёлки", "rus"), ("\t\u2009x a\t\u3000b", "eng"), ("서울은 한국의 수도입니다 1,000원", "kor"),
+]
+
+
+@pytest.mark.parametrize("text,lcode", TRICKY)
+def test_identical_to_whole_string_uroman(rom, uroman, text, lcode):
+    r = rom.romanize(text, lcode)
+    assert r.romanized == whole(uroman, text, lcode)
+
+
+def test_unvalidated_script_falls_back_to_whole_string(rom):
+    assert rom.romanize("བོད་ཡིག བོད", "bod").method == "whole"
+    assert rom.romanize("თბილისი არის", "kat").method == "whole"
+    assert rom.romanize("Москва и Киев", "rus").method == "segments"
+
+
+ALPHABET = ("abcdeIST  \t\t,.;:-'\"()0123456789" "абвгдеёжзийШщъьЕ" "αβγδευοΑΣ" "ابتثجحهويىةٌ"
+            "אבגדהוזחט" "中国人一二十分之，。、（）《》" "あいうかっゃーアカッャ" "한국어서울" "ሀለሐ፡።፲"
+            "กขคอ่้ะาเ" "कखगािीुेंँ्" "\xa0\u3000\u2009")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(alphabet=ALPHABET, max_size=40),
+       lcode=st.sampled_from(["eng", "rus", "ell", "ara", "heb", "zho", "jpn", "kor", "amh", "tha", "hin", None]))
+def test_random_strings_identical(rom, uroman, text, lcode):
+    assert rom.romanize(text, lcode).romanized == whole(uroman, text, lcode)
+
+
+def test_offsets_map_spans_back(rom):
+    text = "Москва — столица, 北京 ก่อนที่ x"
+    r = rom.romanize(text, "rus")
+    edges = r.edges()
+    assert edges[0][0] == 0 and edges[-1][1] == len(text)
+    assert edges[-1][3] == len(r.romanized)
+    for (s, e, rs, re_), nxt in zip(edges, edges[1:] + [None]):
+        assert 0 <= s <= e <= len(text) and 0 <= rs <= re_ <= len(r.romanized)
+        if nxt:
+            assert nxt[0] == e and nxt[2] == re_  # contiguous
+    # the first word: source span and romanized span agree with a direct romanization
+    first = [x for x in edges if x[1] <= len("Москва")]
+    assert text[first[0][0]:first[-1][1]] == "Москва"
+    assert r.romanized[first[0][2]:first[-1][3]] == "Moskva"
+
+
+def test_char_table_segments_match_uroman_edges(rom, uroman):
+    from uroman import RomFormat
+
+    text = "Die Straße nach Köln"
+    got = rom.romanize(text, "deu")
+    ref = uroman.romanize_string(text, lcode="deu", rom_format=RomFormat.EDGES)
+    assert [(e.start, e.end) for e in ref] == [(s, e) for s, e, _, _ in got.edges()]
+    assert [e.txt for e in ref] == [got.romanized[a:b] for _, _, a, b in got.edges()]
+
+
+def test_keep_latin_leaves_latin_tokens(rom):
+    text = "Компания Apple представила iPhone 15."
+    r = rom.romanize(text, "rus", keep_latin=True)
+    assert r.method == "keep-latin"
+    assert "Apple" in r.romanized and "iPhone" in r.romanized
+    assert r.romanized.startswith("Kompaniya ")
+    edges = r.edges()
+    apple = next(e for e in edges if text[e[0]:e[1]].startswith("Apple"))
+    assert r.romanized[apple[2]:apple[3]] == text[apple[0]:apple[1]]
+    assert rom.romanize("ÉCOLE née", "fra", keep_latin=True).romanized == "ÉCOLE née"
+
+
+def _raw(rows):
+    from xlcorpus.translit.romanize import RAW_SCHEMA
+
+    return pa.RecordBatch.from_pylist([{"source": "t.txt", "position": i + 1, "lang": lang, "text": text}
+                                       for i, (lang, text) in enumerate(rows)], schema=RAW_SCHEMA)
+
+
+def test_stage_builds_contract_rows_and_rejects(uroman):
+    stage = RomanizeStage()
+    stage.rom = ExactRomanizer(uroman=uroman)
+    out = stage(_raw([("uk", "Привіт, світе!"), ("xx-bogus", "abc"), ("el", "Καλημέρα  κόσμε"), ("en", "")]))
+    batch = out.batch
+    assert batch.num_rows == 3 and len(out.rejects) == 1
+    assert out.rejects[0].position == 2 and "xx-bogus" in out.rejects[0].reason
+    rows = batch.to_pylist()
+    assert rows[0]["lcode"] == "ukr" and rows[0]["romanized"] == "Pryvit, svite!"
+    for r in rows:
+        for e in r["offsets"]:
+            assert r["romanized"][e["rom_start"]:e["rom_end"]] is not None
+        assert "".join(r["romanized"][e["rom_start"]:e["rom_end"]] for e in r["offsets"]) == r["romanized"]
+        assert "".join(r["text"][e["start"]:e["end"]] for e in r["offsets"]) == r["text"]
+        for t in r["tokens"]:
+            assert r["text"][t["start"]:t["end"]] == r["text"].split()[r["tokens"].index(t)]
+    assert [t["script"] for t in rows[1]["tokens"]] == ["Greek", "Greek"]
+    assert rows[2]["tokens"] == [] and rows[2]["offsets"] == []
+
+
+def test_stage_pickles_without_its_romanizer(uroman):
+    stage = RomanizeStage(keep_latin=True)
+    stage.rom = ExactRomanizer(uroman=uroman)
+    clone = pickle.loads(pickle.dumps(stage))
+    assert clone.rom is None and clone.keep_latin
+
+
+def test_pipeline_on_sample(store):
+    from xlcorpus import pipeline as pl
+
+    spec = pl.load(REPO / "pipelines" / "romanize.yaml")
+    report = pl.run(spec.pipeline, store)
+    assert report.steps[0].rows["romanized"] == 15 and report.steps[0].rejects == 1
+    rows = {r["lang"]: r for r in store.to_arrow("romanized").to_pylist()}
+    assert rows["uk"]["romanized"] == "Ya lyublyu chytaty knyzhky vvecheri."
+    assert rows["ka"]["method"] == "whole" and rows["ru"]["method"] == "segments"
+    assert [t["script"] for t in rows["ja"]["tokens"]] == ["Hiragana"]  # more kana than kanji
+    assert [t["script"] for t in rows["zh"]["tokens"]] == ["CJK"]
+    again = pl.run(spec.pipeline, store, force=True)  # merge on id: no duplicates
+    assert again.steps[0].rows["romanized"] == 15 and store.count("romanized") == 15
+
+
+def test_cli_romanize(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("Доброе утро\nЁлка\n", encoding="utf-8")
+    out, edges = tmp_path / "out.txt", tmp_path / "edges.jsonl"
+    assert entry(["-q", "romanize", "--lang", "ru", "--input", str(src), "--output", str(out),
+                  "--offsets", str(edges)]) == 0
+    assert out.read_text(encoding="utf-8").splitlines() == ["Dobroye utro", "Yolka"]
+    first = json.loads(edges.read_text().splitlines()[0])
+    assert first[0] == [0, 1, 0, 1] and first[-1][1] == len("Доброе утро")
+    assert entry(["romanize", "--lang", "xx-bogus", "--input", str(src), "--output", str(out)]) == 1
+
+
+def test_fastregex_is_equivalent():
+    import regex
+
+    shim = fastregex.CachedRegex()
+    for pattern, text in [(r"(.*?)([.,; ]*[ 。་][.,; ]*)(.*)$", "a, b。c"), (r"\pL+", "ab1"), (r"x", "y")]:
+        a, b = shim.match(pattern, text), regex.match(pattern, text)
+        assert (a and a.groups()) == (b and b.groups())
+        assert shim.sub(pattern, "-", text) == regex.sub(pattern, "-", text)
+        assert shim.split(r"[,;]\s*", "a, b;c") == regex.split(r"[,;]\s*", "a, b;c")
+    assert shim.IGNORECASE == regex.IGNORECASE
+
+
+def _ntrex_sample(step: int):
+    files = sorted(NTREX.glob("newstest2019-*.txt"))
+    for f in files:
+        code = f.name.split(".")[1]
+        lines = f.read_text(encoding="utf-8").split("\n")
+        yield code, lines[::step]
+
+
+@pytest.mark.skipif(not NTREX.is_dir(), reason="../shared/data is absent")
+def test_ntrex_sample_identical(rom, uroman):
+    """Every 40th sentence of the 16 NTREX-128 files (~800); the benchmark checks all."""
+    checked = 0
+    for code, lines in _ntrex_sample(40):
+        lcode = uroman_lcode(code)
+        for s in lines:
+            assert rom.romanize(s, lcode).romanized == whole(uroman, s, lcode), (code, s)
+            checked += 1
+    assert checked > 700

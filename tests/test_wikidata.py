@@ -1,0 +1,163 @@
+"""Wikidata dump reader: layouts, truncation, rejects with byte offsets, compression, workers."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from xlcorpus.engine.core import StageOutput
+from xlcorpus.sources.wikidata import ParseEntities, default_dump, loads_entity, read_wikidata
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+HEAD50 = SHARED / "wikidata" / "latest-all.head50.json"
+Q22 = SHARED / "wikidata" / "Q22.json"
+needs_shared = pytest.mark.skipif(not HEAD50.exists(), reason="needs ../shared/data/wikidata")
+
+
+def parse(path, **kw):
+    stage = ParseEntities(**kw)
+    labels, links, rejects = [], [], []
+    for batch in read_wikidata(path, chunk_bytes=4096):
+        out = stage(batch)
+        assert isinstance(out, StageOutput)
+        labels += out.batch["wikidata_labels"].to_pylist()
+        links += out.batch["wikidata_sitelinks"].to_pylist()
+        rejects += out.rejects
+    return labels, links, rejects
+
+
+def entity(qid, **labels):
+    return {"type": "item", "id": qid,
+            "labels": {k: {"language": k, "value": v} for k, v in labels.items()},
+            "descriptions": {}, "aliases": {"en": [{"language": "en", "value": f"{qid} alias"}]},
+            "claims": {"P31": [{"mainsnak": {"property": "P31", "datavalue": {"value": {"id": "Q5"}}}}]},
+            "sitelinks": {"enwiki": {"site": "enwiki", "title": f"Title {qid}", "badges": []}}}
+
+
+def test_bundled_sample_and_reject_offset():
+    path = default_dump()
+    labels, links, rejects = parse(path, languages=["en", "de", "fr", "mt"])
+    by = {(r["qid"], r["lang"]): r for r in labels}
+    assert by[("Q183", "mt")]["label"] == "Ġermanja"
+    assert by[("Q183", "de")]["aliases"] == ["Bundesrepublik Deutschland", "BRD"]
+    assert by[("Q183", "en")]["description"] == "country in Central Europe"
+    assert ("Q1684", "mt") not in by
+    assert {r["lang"] for r in labels} <= {"en", "de", "fr", "mt"}
+    assert {"qid": "Q23800", "site": "mtwiki", "title": "Il-Belt Valletta"}.items() <= \
+        next(r for r in links if r["qid"] == "Q23800" and r["site"] == "mtwiki").items()
+    assert len(rejects) == 1
+    data = path.read_bytes()
+    bad = data.index(b'{"type":"item","id":"Q999999"')
+    assert rejects[0].position == bad and "byte" in rejects[0].reason
+    # every label row points at the byte offset where its entity line starts
+    for r in labels:
+        assert data[r["position"]:].startswith(b'{"type":"item","id":"%s"' % r["qid"].encode())
+
+
+def test_truncated_dump_without_closing_bracket(tmp_path):
+    lines = [json.dumps(entity(f"Q{i}", en=f"E{i}")) + "," for i in range(1, 4)]
+    full = "[\n" + "\n".join(lines) + "\n"
+    cut = full + lines[0][:50]  # cut in the middle of a fourth line, no ']'
+    p = tmp_path / "trunc.json"
+    p.write_text(cut)
+    labels, _, rejects = parse(p, languages=["en"])
+    assert [r["qid"] for r in labels] == ["Q1", "Q2", "Q3"]
+    assert len(rejects) == 1 and rejects[0].position == len(full.encode())
+    for fast in (True, False):  # cut inside the sitelinks, after the claims
+        p.write_text(full + lines[0][:-12])
+        labels, _, rejects = parse(p, languages=["en"], sites=["enwiki"], fast=fast)
+        assert len(labels) == 3 and [r.position for r in rejects] == [len(full.encode())]
+    p.write_text(full)  # cut exactly after a line: nothing rejected
+    labels, _, rejects = parse(p, languages=["en"])
+    assert len(labels) == 3 and not rejects
+
+
+@pytest.mark.parametrize("opener,suffix", [(open, ".json"), (gzip.open, ".json.gz"), (bz2.open, ".json.bz2")])
+def test_layouts_and_compression(tmp_path, opener, suffix):
+    ents = [entity("Q1", en="One", de="Eins"), entity("Q2", en="Two")]
+    jsonl = tmp_path / f"lines{suffix}"
+    with opener(jsonl, "wb") as fh:
+        fh.write(b"\n".join(json.dumps(e).encode() for e in ents) + b"\n")
+    labels, links, rejects = parse(jsonl)
+    assert sorted((r["qid"], r["lang"], r["label"]) for r in labels) == [
+        ("Q1", "de", "Eins", ), ("Q1", "en", "One"), ("Q2", "en", "Two")]
+    assert not rejects and len(links) == 2
+    pretty = tmp_path / f"single{suffix}"
+    with opener(pretty, "wb") as fh:
+        fh.write(json.dumps(ents[0], indent=2).encode())
+    labels, _, _ = parse(pretty)
+    assert {(r["qid"], r["label"]) for r in labels} == {("Q1", "One"), ("Q1", "Eins")}
+    wrapped = tmp_path / f"entitydata{suffix}"
+    with opener(wrapped, "wb") as fh:
+        fh.write(json.dumps({"entities": {"Q2": ents[1]}}).encode())
+    labels, _, _ = parse(wrapped)
+    assert [(r["qid"], r["label"]) for r in labels] == [("Q2", "Two")]
+
+
+def test_claims_skipping_is_exact():
+    e = entity("Q7", en='has "claims": inside', de="x")
+    e["claims"]["P1"] = [{"note": '"sitelinks": {"fake": 1}'}]
+    raw = json.dumps(e).encode() + b","
+    fast = loads_entity(raw)
+    assert fast["labels"] == e["labels"] and fast["sitelinks"] == e["sitelinks"] and "claims" not in fast
+
+
+def test_require_site_and_sites_filter():
+    labels, links, _ = parse(default_dump(), languages=["en"], sites=["frwiki"], require_site="mtwiki")
+    assert {r["site"] for r in links} == {"frwiki"}
+    assert "Q1684" not in {r["qid"] for r in labels}  # Spree has no mtwiki page
+
+
+@needs_shared
+def test_real_head50_and_single_entity():
+    labels, links, rejects = parse(HEAD50, languages=["en", "fr", "de", "mt"], sites=["enwiki"])
+    assert not rejects
+    qids = {r["qid"] for r in labels}
+    assert len(qids) == 49 and len(links) == 49
+    by = {(r["qid"], r["lang"]): r for r in labels}
+    assert by[("Q22", "fr")]["label"] == "Écosse"
+    assert by[("Q313", "en")]["aliases"] == ["Sol II", "♀", "Sol c"]
+    # the fast path (claims skipped) gives the same labels as a full parse of every line
+    for line in HEAD50.read_bytes().splitlines()[1:]:
+        full = json.loads(line.rstrip(b","))
+        assert loads_entity(line)["labels"] == full["labels"]
+        assert loads_entity(line)["sitelinks"] == full["sitelinks"]
+    single, _, _ = parse(Q22, languages=["fr"])
+    assert [(r["qid"], r["label"]) for r in single] == [("Q22", "Écosse")]
+
+
+def test_workers_and_chunk_size_do_not_change_tables(tmp_path):
+    from xlcorpus.engine.core import Step
+    from xlcorpus.engine.local import LocalEngine
+    from xlcorpus.store import Store
+
+    def build(workers, chunk):
+        store = Store(tmp_path / f"s{workers}-{chunk}")
+        step = Step("wikidata", read_wikidata(default_dump(), chunk_bytes=chunk),
+                    [ParseEntities(["en", "de", "fr", "mt"], ["enwiki"])],
+                    ["wikidata_labels", "wikidata_sitelinks"])
+        LocalEngine(workers=workers, progress=False).run_step(step, store, "r", {})
+        return {t: store.to_arrow(t).sort_by("id") for t in ("wikidata_labels", "wikidata_sitelinks",
+                                                             "wikidata_labels_rejects")}
+
+    one, two = build(1, 1 << 20), build(2, 700)
+    for t in one:
+        assert one[t].equals(two[t]), t
+    assert one["wikidata_labels_rejects"].num_rows == 1
+
+
+@pytest.mark.parametrize("path", [default_dump(), HEAD50])
+def test_arrow_fast_path_equals_per_line_parser(path):
+    if not path.exists():
+        pytest.skip("needs ../shared/data")
+    kw = dict(languages=["en", "de", "fr", "mt", "ja"], sites=["enwiki", "mtwiki"])
+    for require in (None, "mtwiki"):
+        fast = parse(path, **kw, require_site=require)
+        slow = parse(path, **kw, require_site=require, fast=False)
+        assert sorted(fast[0], key=lambda r: r["id"]) == sorted(slow[0], key=lambda r: r["id"])
+        assert sorted(fast[1], key=lambda r: r["id"]) == sorted(slow[1], key=lambda r: r["id"])
+        assert [r.position for r in fast[2]] == [r.position for r in slow[2]]

@@ -1,0 +1,140 @@
+"""Wikipedia readers: wikitext cleaning with link spans, sentences, redirects, WikiExtractor JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from xlcorpus.engine.core import Reject
+from xlcorpus.sources.wikipedia import (PagesToSentences, default_dump, read_wikipedia, resolve_title,
+                                        scan_redirects)
+from xlcorpus.sources.wikitext import clean_extractor_text, clean_wikitext, normalize_title, split_sentences
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "wikipedia"
+ENWIKI = SHARED / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+TABLES = SHARED / "enwiki-table-markup.xml.bz2"
+
+
+def spans(paragraphs):
+    out = []
+    for text, links in paragraphs:
+        for lk in links:
+            out.append((text[lk.start:lk.end], lk.title))
+    return out
+
+
+def test_links_pipes_trails_anchors_case():
+    paras = clean_wikitext("The [[capital city|capital]] of [[germany]] hosts [[European_Union#Members|EU]]s "
+                           "and [[Spree]]s, see [[#History|below]] and [[Paris (France)|]].")
+    assert paras[0][0] == "The capital of germany hosts EUs and Sprees, see below and Paris."
+    assert spans(paras) == [("capital", "Capital city"), ("germany", "Germany"), ("EUs", "European Union"),
+                            ("Sprees", "Spree"), ("Paris", "Paris (France)")]
+
+
+def test_markup_removed():
+    text = """{{Infobox city
+| name = {{lang|de|Berlin}}
+| map = [[File:Map.png|thumb|A [[map]]]]
+}}
+'''Berlin''' ({{IPA|bɛʁ}}) is a [[city]].<ref name="a">{{cite web|url=http://x.org}}</ref> It has [[Image:X.jpg|thumb|alt]] parks.<ref name="b"/>
+<!-- a comment [[Hidden]] -->
+{| class="wikitable" style="width:100%"
+|-
+| [[Cell link]] || 2 {{nowrap|x}}
+|}
+== Economy ==
+* list [[Item]]
+It trades with [http://example.org partners] &amp; [[France|the French]]&nbsp;state.
+[[Category:Cities]]
+[[de:Berlin]]
+<gallery>
+A.jpg|[[Gallery link]]
+</gallery>"""
+    paras = clean_wikitext(text)
+    joined = " ".join(p for p, _ in paras)
+    assert joined == ("Berlin is a city. It has parks. "
+                      "It trades with partners & the French state.")
+    assert [t for _, t in spans(paras)] == ["City", "France"]
+    for p, links in paras:
+        for lk in links:
+            assert p[lk.start:lk.end] in ("city", "the French")
+
+
+def test_normalize_title():
+    assert normalize_title("  new_York  city#Top") == "New York city"
+    assert normalize_title("#Section") is None
+    assert normalize_title("caf%C3%A9 &amp; bar") == "Café & bar"
+
+
+def test_sentence_splitting_abbreviations_and_links():
+    text = "Dr. Smith met J. R. Tolkien in St. Louis. He left in 1990! Then [[U.S. Route 66|Route 66. Alt]] was built."
+    paras = clean_wikitext(text)
+    plain, links = paras[0]
+    cuts = [plain[s:e] for s, e in split_sentences(plain, links)]
+    assert cuts == ["Dr. Smith met J. R. Tolkien in St. Louis.", "He left in 1990!",
+                    "Then Route 66. Alt was built."]
+
+
+def test_bundled_dump_redirects_and_resolution():
+    redirects = scan_redirects(default_dump())
+    assert redirects == {"Republic of Malta": "Malta", "EU": "European Union"}
+    assert resolve_title("EU", {**redirects, "European Union": "EU"}) in ("EU", "European Union")  # loop stops
+    stage = PagesToSentences("en", redirects, {"Malta": "Q233", "European Union": "Q458", "France": "Q142"})
+    rows = [r for b in read_wikipedia(default_dump()) for r in stage(b).to_pylist()]
+    assert {r["page_title"] for r in rows} == {"Berlin", "Malta", "Paris"}  # no redirect, no ns 4
+    links = {(r["text"][lk["start"]:lk["end"]], lk["title"], lk["qid"]) for r in rows for lk in r["links"]}
+    assert ("Republic of Malta", "Malta", "Q233") in links
+    assert ("EU", "European Union", "Q458") in links
+    assert ("French", "France", "Q142") in links
+    assert not any("Hidden" in r["text"] or "Brandenburg Gate" in r["text"] for r in rows)
+    assert len({r["id"] for r in rows}) == len(rows)
+
+
+def test_truncated_xml_keeps_pages_and_rejects(tmp_path):
+    data = default_dump().read_text()
+    cut = data[: data.index("<title>Paris</title>") + 40]
+    p = tmp_path / "cut.xml"
+    p.write_text(cut)
+    items = list(read_wikipedia(p))
+    rejects = [x for x in items if isinstance(x, Reject)]
+    pages = [t for b in items if not isinstance(b, Reject) for t in b.column("title").to_pylist()]
+    assert pages == ["Berlin", "Malta"] and len(rejects) == 1 and "malformed XML" in rejects[0].reason
+
+
+def test_wikiextractor_json(tmp_path):
+    doc = {"id": "12", "url": "https://en.wikipedia.org/wiki?curid=12", "title": "Anarchism",
+           "text": "Anarchism\n\nAnarchism is a <a href=\"political%20philosophy\">political philosophy</a> "
+                   "that rejects <a href=\"Hierarchy\">hierarchies</a> &amp; more. It is old.\n"}
+    p = tmp_path / "wiki_00"
+    p.write_text(json.dumps(doc) + "\nnot json\n")
+    items = list(read_wikipedia(p))
+    assert sum(isinstance(x, Reject) for x in items) == 1
+    stage = PagesToSentences("en", {}, {"Political philosophy": "Q179805"})
+    rows = [r for b in items if not isinstance(b, Reject) for r in stage(b).to_pylist()]
+    assert [r["text"] for r in rows] == ["Anarchism is a political philosophy that rejects hierarchies & more."]
+    assert [(lk["title"], lk["qid"]) for lk in rows[0]["links"]] == [("Political philosophy", "Q179805"),
+                                                                     ("Hierarchy", None)]
+    paras = clean_extractor_text(doc["text"], doc["title"])
+    assert spans(paras) == [("political philosophy", "Political philosophy"), ("hierarchies", "Hierarchy")]
+
+
+@pytest.mark.skipif(not ENWIKI.exists(), reason="needs ../shared/data/wikipedia")
+def test_real_dumps_clean_text_and_spans():
+    redirects = scan_redirects(ENWIKI)
+    assert len(redirects) >= 90
+    residue = re.compile(r"\[\[|\]\]|\{\{|\}\}|<ref|\{\||&lt;|&amp;")
+    for path in (ENWIKI, TABLES):
+        stage = PagesToSentences("en", redirects if path == ENWIKI else {}, {})
+        rows = [r for b in read_wikipedia(path) if not isinstance(b, Reject) for r in stage(b).to_pylist()]
+        assert rows
+        for r in rows:
+            for lk in r["links"]:
+                assert 0 <= lk["start"] < lk["end"] <= len(r["text"])
+                anchor = r["text"][lk["start"]:lk["end"]]
+                assert anchor == anchor.strip() and anchor
+        dirty = [r["text"] for r in rows if residue.search(r["text"])]
+        assert len(dirty) <= 0.005 * len(rows), dirty[:5]
+    assert len(rows) > 100

@@ -1,0 +1,166 @@
+"""Commands: ``xlcorpus align``, ``xlcorpus eval align``, ``xlcorpus show``, ``xlcorpus igt convert``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..cli import eval_group, main, open_store, store_option
+from .symmetrize import METHODS
+
+LINE_LIMIT = 200
+
+
+def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
+    """Tokenized ``src ||| tgt`` lines; a line without exactly one ``|||`` is an error."""
+    src, tgt = [], []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            parts = line.rstrip("\n").split("|||")
+            if len(parts) != 2:
+                raise click.ClickException(f"{path}:{n}: expected one 'src ||| tgt' pair, found "
+                                           f"{len(parts) - 1} '|||' separators")
+            src.append(parts[0].split())
+            tgt.append(parts[1].split())
+    return src, tgt
+
+
+def read_token_file(path: str) -> list[list[str]]:
+    with open(path, encoding="utf-8") as fh:
+        return [line.split() for line in fh]
+
+
+@main.command()
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Tokenized pairs, one 'src ||| tgt' per line.")
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False),
+              help="Links, one line of 0-indexed 'i-j' per pair.")
+@click.option("--method", type=click.Choice(["eflomal", "neural"]), default="eflomal", show_default=True)
+@click.option("--model", help="neural: local model folder or hub id of a BERT-like encoder.")
+@click.option("--symmetrize", default="vote", show_default=True,
+              type=click.Choice(list(METHODS) + ["vote"]), help="eflomal symmetrization.")
+@click.option("--extra-bitext", nargs=2, multiple=True, type=click.Path(exists=True, dir_okay=False),
+              metavar="SRC_FILE TGT_FILE", help="More tokenized line-parallel bitext for eflomal "
+              "training only (repeatable).")
+@click.option("--runs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="eflomal runs to vote over (0: 4 up to 200k pairs, else 1).")
+@click.option("--no-similarity-priors", is_flag=True, help="eflomal: no identical/cognate priors.")
+@click.option("--neural-method", type=click.Choice(["argmax", "itermax", "match"]), default="itermax",
+              show_default=True)
+@click.option("--layer", type=int, default=8, show_default=True, help="neural: hidden layer.")
+@click.option("--device", default="auto", show_default=True, help="neural: auto, cpu, cuda, cuda:1 ...")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--scores", "scores_path", type=click.Path(dir_okay=False),
+              help="Also write one line of link scores per pair.")
+@click.pass_obj
+def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext, runs,
+          no_similarity_priors, neural_method, layer, device, batch_size, scores_path) -> None:
+    """Word-align tokenized sentence pairs (eflomal on CPU by default, or a neural encoder)."""
+    src, tgt = read_pairs_file(input_path)
+    if method == "neural":
+        if not model:
+            raise click.UsageError("--method neural needs --model PATH")
+        from .neural import NeuralAligner
+
+        aligner = NeuralAligner(model, layer=layer, device=device, batch_size=batch_size)
+        links, scores = aligner.align_scored(src, tgt, (neural_method,))[neural_method]
+    else:
+        from .statistical import align_pairs
+
+        xs: list[list[str]] = []
+        xt: list[list[str]] = []
+        for s_file, t_file in extra_bitext:
+            a, b = read_token_file(s_file), read_token_file(t_file)
+            if len(a) != len(b):
+                raise click.ClickException(f"--extra-bitext: {s_file} has {len(a)} lines but "
+                                           f"{t_file} has {len(b)}")
+            xs += a
+            xt += b
+        res = align_pairs(src, tgt, extra_src=xs or None, extra_tgt=xt or None,
+                          symmetrize=symmetrize, runs=runs or None,
+                          similarity_priors=not no_similarity_priors)
+        links, scores = res.links, res.scores
+    Path(output_path).write_text("".join(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in links),
+                                 encoding="utf-8")
+    if scores_path:
+        Path(scores_path).write_text("".join(" ".join(f"{x:g}" for x in sc) + "\n" for sc in scores),
+                                     encoding="utf-8")
+    obj.echo(f"aligned {len(links)} pairs ({sum(map(len, links))} links) -> {output_path}") \
+        if obj else None
+
+
+@eval_group.command("align")
+@click.option("--gold", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Gold links: 'i-j' sure, 'ipj' possible, one line per pair.")
+@click.option("--pred", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Predicted links, 0-indexed 'i-j'.")
+@click.option("--gold-one-indexed", is_flag=True, help="Gold indices start at 1.")
+@click.option("--pairs", type=click.Path(exists=True, dir_okay=False),
+              help="The 'src ||| tgt' file: gold links outside a sentence are reported and skipped.")
+def eval_align(gold: str, pred: str, gold_one_indexed: bool, pairs: str | None) -> None:
+    """Print AER, precision, recall and F1 of PRED against GOLD as JSON."""
+    from .evaluate import score_files
+
+    try:
+        res = score_files(gold, pred, gold_one_indexed, pairs)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for msg in res.skipped[:20]:
+        click.echo(f"skipped: {msg}", err=True)
+    if len(res.skipped) > 20:
+        click.echo(f"skipped: ... {len(res.skipped) - 20} more", err=True)
+    out = res.as_dict()
+    out["skipped"] = len(res.skipped)
+    click.echo(json.dumps(out))
+
+
+@main.command()
+@store_option
+@click.option("--table", type=click.Choice(["bitext_aligned", "igt"]), default="bitext_aligned",
+              show_default=True)
+@click.option("--id", "ids", multiple=True, help="Show these row ids (repeatable).")
+@click.option("--where", help="SQL condition on the table (DuckDB), e.g. \"src_lang = 'en'\".")
+@click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--width", type=click.IntRange(min=20), default=100, show_default=True)
+def show(store: str, table: str, ids: tuple[str, ...], where: str | None, limit: int, width: int) -> None:
+    """Interlinear view of aligned bitext (source words over their target words) or of IGT."""
+    from .interlinear import render_row
+
+    st = open_store(store)
+    if not st.exists(table):
+        raise click.ClickException(f"store {store!r} has no table {table!r}")
+    conds = []
+    if ids:
+        conds.append("id IN (" + ", ".join("'" + i.replace("'", "''") + "'" for i in ids) + ")")
+    if where:
+        conds.append(f"({where})")
+    order = "source, line" if table == "igt" else "src_lang, tgt_lang, pair_id"
+    query = f"SELECT * FROM {table}" + (" WHERE " + " AND ".join(conds) if conds else "") \
+        + f" ORDER BY {order} LIMIT {limit}"
+    rows = st.sql(query).to_pylist()
+    if not rows:
+        raise click.ClickException(f"no rows in {table} match")
+    click.echo("\n\n".join(render_row(table, r, width) for r in rows))
+
+
+@main.group()
+def igt() -> None:
+    """Interlinear glossed text (Toolbox, CLDF)."""
+
+
+@igt.command("convert")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--from", "src_fmt", required=True, type=click.Choice(["toolbox", "cldf"]))
+@click.option("--to", "dst_fmt", required=True, type=click.Choice(["toolbox", "cldf"]))
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
+def igt_convert(input_path: str, src_fmt: str, dst_fmt: str, output_path: str) -> None:
+    """Convert IGT between Toolbox blocks and a CLDF ExampleTable; bad blocks are reported
+    (with their line numbers) and left out."""
+    from ..sources.igt import convert
+
+    n, rejects = convert(input_path, src_fmt, output_path, dst_fmt)  # type: ignore[arg-type]
+    for r in rejects:
+        click.echo(f"rejected: {r.source}:{r.position}: {r.reason}", err=True)
+    click.echo(f"{n} examples -> {output_path}" + (f" ({len(rejects)} rejected)" if rejects else ""))

@@ -1,0 +1,218 @@
+"""The ``bitext-align`` pipeline: import -> tokenize -> align -> store (+ lexical table,
+optional code-switched data).
+
+Steps:
+
+1. ``import``: the pairs into ``bitext`` (the ``bitext-import`` reader: Moses file pair or
+   one ``src ||| tgt`` / TSV file).
+2. ``align``: every pair of the language pair in ``bitext`` is tokenized (spaCy rules with
+   offsets, or whitespace when ``pretokenized``) and aligned into ``bitext_aligned``.
+   ``eflomal`` trains on the whole corpus at once (plus ``extra_src``/``extra_tgt``), so it
+   runs in the driver; ``neural`` is a batched stage (model loaded once per worker).
+3. ``lexical``: ``lexical_table`` recomputed from ``bitext_aligned`` (one alignment per pair,
+   this run's settings first).
+4. ``codeswitch`` (when ``codeswitch_ratio > 0``): ``align_codeswitched``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..engine.core import Reject, Stage, Step
+from ..errors import PipelineError
+from ..ids import params_fingerprint, stable_id
+from ..pipeline import Pipeline
+from ..schema import contract
+from ..sources.bitext import BitextImport
+from ..sources.files import iter_lines
+from ..text.tokenize import Tokenized, get_tokenizer
+
+ALIGNED_BATCH = 2000
+
+
+def tokenize_batch(batch: pa.RecordBatch | pa.Table, src_lang: str, tgt_lang: str,
+                   pretokenized: bool) -> tuple[list[Tokenized], list[Tokenized]]:
+    src = list(get_tokenizer(src_lang, pretokenized).pipe(batch.column("src").to_pylist()))
+    tgt = list(get_tokenizer(tgt_lang, pretokenized).pipe(batch.column("tgt").to_pylist()))
+    return src, tgt
+
+
+def _links(links) -> list[dict]:
+    return [{"s": int(s), "t": int(t)} for s, t in links]
+
+
+def aligned_rows(bitext: pa.RecordBatch | pa.Table, src: list[Tokenized], tgt: list[Tokenized],
+                 links, scores, method: str, symmetrize: str | None, params: dict,
+                 forward=None, reverse=None) -> pa.RecordBatch:
+    """``bitext_aligned`` rows for ``bitext`` rows and their tokens and links."""
+    fp = params_fingerprint({"method": method, "symmetrize": symmetrize, **params})
+    text = json.dumps(params, sort_keys=True, default=str)
+    rows = []
+    for k, r in enumerate(bitext.to_pylist()):
+        rows.append({
+            "id": stable_id(r["id"], method, fp), "pair_id": r["id"], "src_lang": r["src_lang"],
+            "tgt_lang": r["tgt_lang"], "src": r["src"], "tgt": r["tgt"],
+            "src_tokens": src[k].tokens, "tgt_tokens": tgt[k].tokens,
+            "src_offsets": [{"start": a, "end": b} for a, b in zip(src[k].starts, src[k].ends)],
+            "tgt_offsets": [{"start": a, "end": b} for a, b in zip(tgt[k].starts, tgt[k].ends)],
+            "alignment": _links(links[k]), "scores": [float(x) for x in scores[k]],
+            "forward": None if forward is None else _links(forward[k]),
+            "reverse": None if reverse is None else _links(reverse[k]),
+            "method": method, "symmetrize": symmetrize, "params": text})
+    return contract("bitext_aligned").batch(rows)
+
+
+def read_tokenized(path: Path) -> list[list[str]]:
+    return [raw.decode("utf-8", "replace").split() for _, raw in iter_lines(path)]
+
+
+class NeuralAlign(Stage):
+    """Stage: ``bitext`` rows -> ``bitext_aligned`` rows with a batched SimAlign aligner."""
+
+    name = "neural_align"
+
+    def __init__(self, model: str, method: str, layer: int, device: str, batch_size: int,
+                 src_lang: str, tgt_lang: str, pretokenized: bool):
+        self.model, self.method, self.layer, self.device = model, method, layer, device
+        self.batch_size, self.pretokenized = batch_size, pretokenized
+        self.src_lang, self.tgt_lang = src_lang, tgt_lang
+        self.aligner = None
+
+    def setup(self) -> None:
+        from .neural import NeuralAligner
+
+        self.aligner = NeuralAligner(self.model, self.layer, self.device, self.batch_size)
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if self.aligner is None:
+            self.setup()
+        src, tgt = tokenize_batch(batch, self.src_lang, self.tgt_lang, self.pretokenized)
+        res = self.aligner.align_scored([s.tokens for s in src], [t.tokens for t in tgt], (self.method,))
+        links, scores = res[self.method]
+        params = {"model": self.model, "layer": self.layer, "pretokenized": self.pretokenized}
+        return aligned_rows(batch, src, tgt, links, scores, f"neural-{self.method}", None, params)
+
+
+@dataclass
+class BitextAlignPipeline(Pipeline):
+    """Import bitext, tokenize with offsets, word-align (eflomal or neural), store."""
+
+    kind: ClassVar[str] = "bitext-align"
+    src_lang: str
+    tgt_lang: str
+    src: Path | None = None
+    tgt: Path | None = None
+    pairs: Path | None = None
+    format: Literal["auto", "moses", "pipes", "tsv"] = "auto"
+    pretokenized: bool = False
+    method: Literal["eflomal", "neural"] = "eflomal"
+    symmetrize: str = "vote"
+    runs: int = 0                      # eflomal runs; 0: automatic (4 below 200k pairs, else 1)
+    similarity_priors: bool = True
+    extra_src: Path | None = None      # extra bitext (tokenized, line-parallel) for eflomal
+    extra_tgt: Path | None = None
+    model: str | None = None           # neural: local path or hub id
+    neural_method: Literal["argmax", "itermax", "match"] = "itermax"
+    layer: int = 8
+    device: str = "auto"
+    batch_size: int = 64
+    lexical_min_count: int = 1
+    codeswitch_ratio: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method == "neural" and not self.model:
+            raise PipelineError("bitext-align: method 'neural' needs 'model' (a local path or hub id)")
+        if (self.extra_src is None) != (self.extra_tgt is None):
+            raise PipelineError("bitext-align: give both extra_src and extra_tgt, or neither")
+        from .statistical import SYMMETRIZATIONS
+
+        if self.symmetrize not in SYMMETRIZATIONS:
+            raise PipelineError(f"bitext-align: unknown symmetrize {self.symmetrize!r} "
+                                f"(known: {', '.join(SYMMETRIZATIONS)})")
+        self._import = BitextImport(self.src_lang, self.tgt_lang, self.src, self.tgt, self.pairs,
+                                    self.format)
+
+    def _bitext(self, store) -> pa.Table:
+        t = store.to_arrow("bitext", columns=["id", "src_lang", "tgt_lang", "src", "tgt", "source", "line"])
+        mask = pc.and_(pc.equal(t["src_lang"], self.src_lang), pc.equal(t["tgt_lang"], self.tgt_lang))
+        return t.filter(mask).sort_by([("source", "ascending"), ("line", "ascending")])
+
+    def _eflomal_reader(self, store) -> Iterator[pa.RecordBatch | Reject]:
+        from .statistical import align_pairs
+
+        bitext = self._bitext(store)
+        src, tgt = tokenize_batch(bitext, self.src_lang, self.tgt_lang, self.pretokenized)
+        extra = {}
+        if self.extra_src is not None:
+            xs, xt = read_tokenized(self.extra_src), read_tokenized(self.extra_tgt)  # type: ignore[arg-type]
+            if len(xs) != len(xt):
+                raise PipelineError(f"bitext-align: {self.extra_src} has {len(xs)} lines but "
+                                    f"{self.extra_tgt} has {len(xt)}")
+            extra = {"extra_src": xs, "extra_tgt": xt}
+        res = align_pairs([s.tokens for s in src], [t.tokens for t in tgt], symmetrize=self.symmetrize,
+                          seed=self.seed, similarity_priors=self.similarity_priors,
+                          runs=self.runs or None, **extra)
+        params = {**res.options, "pretokenized": self.pretokenized}
+        for start in range(0, bitext.num_rows, ALIGNED_BATCH):
+            end = start + ALIGNED_BATCH
+            yield aligned_rows(bitext.slice(start, ALIGNED_BATCH), src[start:end], tgt[start:end],
+                               res.links[start:end], res.scores[start:end], "eflomal",  # type: ignore[index]
+                               self.symmetrize, params, res.forward[start:end], res.reverse[start:end])
+
+    def _bitext_batches(self, store) -> Iterator[pa.RecordBatch]:
+        yield from self._bitext(store).to_batches(max_chunksize=max(self.batch_size * 4, 256))
+
+    def _lexical_reader(self, store) -> Iterator[pa.Table]:
+        from .lexical import lexical_table
+
+        t = store.to_arrow("bitext_aligned", columns=["pair_id", "src_lang", "tgt_lang", "src_tokens",
+                                                      "tgt_tokens", "alignment", "method"])
+        mine = "eflomal" if self.method == "eflomal" else f"neural-{self.neural_method}"
+        # one alignment per pair: rows of this run's method first
+        rank = pc.if_else(pc.equal(t["method"], mine), 0, 1)
+        t = t.append_column("rank", rank).sort_by([("pair_id", "ascending"), ("rank", "ascending")])
+        pair = t["pair_id"].to_pylist()
+        keep = [i for i in range(len(pair)) if i == 0 or pair[i] != pair[i - 1]]
+        yield lexical_table(t.take(keep), self.lexical_min_count)
+
+    def _codeswitch_reader(self, store) -> Iterator[pa.RecordBatch]:
+        from .codeswitch import code_switch
+
+        t = store.to_arrow("bitext_aligned")
+        mask = pc.and_(pc.equal(t["src_lang"], self.src_lang), pc.equal(t["tgt_lang"], self.tgt_lang))
+        rows = []
+        for r in t.filter(mask).to_pylist():
+            so = [(x["start"], x["end"]) for x in r["src_offsets"]]
+            to = [(x["start"], x["end"]) for x in r["tgt_offsets"]]
+            links = [(x["s"], x["t"]) for x in r["alignment"]]
+            text, spans = code_switch(r["src"], so, r["tgt"], to, links, self.codeswitch_ratio,
+                                      self.seed, r["id"])
+            rows.append({"id": stable_id(r["id"], self.codeswitch_ratio, self.seed), "aligned_id": r["id"],
+                         "src_lang": r["src_lang"], "tgt_lang": r["tgt_lang"], "text": text,
+                         "switched": [vars(s) for s in spans], "ratio": self.codeswitch_ratio,
+                         "seed": self.seed})
+        if rows:
+            yield contract("align_codeswitched").batch(rows)
+
+    def steps(self, store) -> Iterator[Step]:
+        yield from self._import.steps(store)
+        if self.method == "eflomal":
+            yield Step("align", self._eflomal_reader(store), [], ["bitext_aligned"], mode="merge",
+                       source_column="pair_id", position_column="line")
+        else:
+            stage = NeuralAlign(self.model, self.neural_method, self.layer, self.device,  # type: ignore[arg-type]
+                                self.batch_size, self.src_lang, self.tgt_lang, self.pretokenized)
+            yield Step("align", self._bitext_batches(store), [stage], ["bitext_aligned"], mode="merge",
+                       position_column="line")
+        yield Step("lexical", self._lexical_reader(store), [], ["lexical_table"], mode="overwrite")
+        if self.codeswitch_ratio > 0:
+            yield Step("codeswitch", self._codeswitch_reader(store), [], ["align_codeswitched"],
+                       mode="merge")

@@ -1,0 +1,168 @@
+"""eflomal priors: Dirichlet prior *counts* (not probabilities) for lexical translation,
+jumps (HMM) and fertility, read/written in eflomal's text format::
+
+    LEX<TAB>src<TAB>tgt<TAB>count      HMMF<TAB>jump<TAB>count    HMMR<TAB>jump<TAB>count
+    FERF<TAB>src<TAB>fert<TAB>count    FERR<TAB>tgt<TAB>fert<TAB>count
+
+Two sources: :meth:`Priors.from_alignments` (reuse what an earlier alignment learnt) and
+:func:`similarity_priors` (identical tokens, equal numbers, equal punctuation and
+orthographically similar words, e.g. cognates such as ``government``/``gouvernement``).
+Tokens are lowercased, as eflomal does.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+
+NUMBER = re.compile(r"^[+-]?\d[\d.,]*$")
+
+
+@dataclass
+class Priors:
+    lex: Counter = field(default_factory=Counter)    # (src, tgt) -> count
+    hmmf: Counter = field(default_factory=Counter)   # jump -> count
+    hmmr: Counter = field(default_factory=Counter)
+    ferf: Counter = field(default_factory=Counter)   # (src, fertility) -> count
+    ferr: Counter = field(default_factory=Counter)
+
+    def __add__(self, other: "Priors") -> "Priors":
+        return Priors(self.lex + other.lex, self.hmmf + other.hmmf, self.hmmr + other.hmmr,
+                      self.ferf + other.ferf, self.ferr + other.ferr)
+
+    def __str__(self) -> str:
+        return f"Priors({len(self.lex)} lexical, {len(self.hmmf) + len(self.hmmr)} jump)"
+
+    def write(self, path: str | Path) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            for (s, t), c in sorted(self.lex.items()):
+                fh.write(f"LEX\t{s}\t{t}\t{c:g}\n")
+            for tag, table in (("FERF", self.ferf), ("FERR", self.ferr)):
+                for (w, fert), c in sorted(table.items()):
+                    fh.write(f"{tag}\t{w}\t{fert}\t{c:g}\n")
+            for tag, table in (("HMMF", self.hmmf), ("HMMR", self.hmmr)):
+                for jump, c in sorted(table.items()):
+                    fh.write(f"{tag}\t{jump}\t{c:g}\n")
+
+    @classmethod
+    def read(cls, path: str | Path) -> "Priors":
+        """Read an eflomal priors file; a bad line raises ValueError naming file and line."""
+        p = cls()
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                f = line.rstrip("\n").split("\t")
+                try:
+                    if f[0] == "LEX" and len(f) == 4:
+                        p.lex[(f[1], f[2])] += float(f[3])
+                    elif f[0] in ("FERF", "FERR") and len(f) == 4:
+                        getattr(p, f[0].lower())[(f[1], int(f[2]))] += float(f[3])
+                    elif f[0] in ("HMMF", "HMMR") and len(f) == 3:
+                        getattr(p, f[0].lower())[int(f[1])] += float(f[2])
+                    elif line.strip():
+                        raise ValueError("unknown record")
+                except ValueError as exc:
+                    raise ValueError(f"{path}:{n}: invalid eflomal priors line {line.strip()!r} ({exc})") from None
+        return p
+
+    @classmethod
+    def from_alignments(cls, src: list[list[str]], tgt: list[list[str]],
+                        fwd: list[list[tuple[int, int]]], rev: list[list[tuple[int, int]]]) -> "Priors":
+        """Counts as eflomal's ``calculate_priors`` computes them from directional links."""
+        p = cls()
+        for s, t, f, r in zip(src, tgt, fwd, rev):
+            s = [w.lower() for w in s]
+            t = [w.lower() for w in t]
+            for i, j in f:
+                p.lex[(s[i], t[j])] += 1
+            _count_jumps(p.hmmf, [(j, i) for i, j in f], len(s))
+            _count_jumps(p.hmmr, list(r), len(t))
+            for i, fert in Counter(i for i, _ in f).items():
+                p.ferf[(s[i], fert)] += 1
+            for j, fert in Counter(j for _, j in r).items():
+                p.ferr[(t[j], fert)] += 1
+        return p
+
+
+def _count_jumps(counter: Counter, links: list[tuple[int, int]], end: int) -> None:
+    """eflomal's HMM jump counts: links as (position, aligned index), sorted by position."""
+    last_pos = last = -1
+    for pos, k in sorted(links, key=itemgetter(0)):
+        if pos != last_pos:
+            counter[k - last] += 1
+        last_pos, last = pos, k
+    counter[end - last] += 1
+
+
+def _is_punct(w: str) -> bool:
+    return all(unicodedata.category(c)[0] in "PS" for c in w)
+
+
+def _strip_accents(w: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", w) if not unicodedata.combining(c))
+
+
+def lcs_len(a: str, b: str) -> int:
+    """Length of the longest common subsequence of two strings."""
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def similar(a: str, b: str, min_len: int = 4, min_lcsr: float = 0.7) -> bool:
+    """Identical, or cognate-like (Melamed's LCSR): accent-free, lowercased forms of at least
+    ``min_len`` characters with ``LCS / max(len) >= min_lcsr``, sharing their first letter.
+    Numbers and punctuation only match themselves."""
+    a, b = a.lower(), b.lower()
+    if a == b:
+        return True
+    if _is_punct(a) or _is_punct(b) or NUMBER.match(a) or NUMBER.match(b):
+        return False
+    a, b = _strip_accents(a), _strip_accents(b)
+    if a == b:
+        return True
+    longer = max(len(a), len(b))
+    if min(len(a), len(b)) < min_len or a[0] != b[0] or min(len(a), len(b)) < min_lcsr * longer:
+        return False
+    return lcs_len(a, b) >= min_lcsr * longer
+
+
+def similarity_priors(src: list[list[str]], tgt: list[list[str]], weight: float = 1.0,
+                      romanize: dict[str, str] | None = None) -> Priors:
+    """Lexical prior counts: ``weight`` per sentence pair for each (source, target) token
+    pair that is :func:`similar` (after ``romanize``, a token -> Latin form map, if given)."""
+    cache: dict[tuple[str, str], bool] = {}
+    lex: Counter = Counter()
+    rom = romanize or {}
+    for s, t in zip(src, tgt):
+        for a in {w.lower() for w in s}:
+            for b in {w.lower() for w in t}:
+                key = (a, b)
+                ok = cache.get(key)
+                if ok is None:
+                    ok = cache[key] = similar(rom.get(a, a), rom.get(b, b))
+                if ok:
+                    lex[key] += weight
+    return Priors(lex=lex)
+
+
+def _latin(word: str) -> bool:
+    return all(ord(c) < 0x250 or not c.isalpha() for c in word)
+
+
+def romanize_types(sents: list[list[str]]) -> dict[str, str]:
+    """Lowercased token -> lowercased uroman romanization, for tokens not in Latin script."""
+    from uroman import Uroman
+
+    types = sorted({w.lower() for s in sents for w in s if not _latin(w)})
+    if not types:
+        return {}
+    rom = Uroman()
+    return {w: str(rom.romanize_string(w)).lower() for w in types}

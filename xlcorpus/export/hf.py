@@ -1,0 +1,347 @@
+"""Export a table version as a Hugging Face Hub dataset folder, and push it.
+
+The folder::
+
+    DIR/
+      README.md                                  dataset card: YAML metadata + schema, counts, lineage
+      data/<config>/train-00000-of-00002.parquet  one config per language (pair): the table's
+                                                  partition values; shards of <= max_shard_mb
+
+Partition columns stay inside the Parquet files (``datasets`` ignores hive folders) and
+nested columns (spans, entity lists, alignments) keep their Arrow types.
+``datasets.load_dataset(DIR, CONFIG)`` loads a config offline; ``--push`` uploads the
+folder with ``huggingface_hub`` (token from ``HF_TOKEN`` or the HF login).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import yaml
+
+from .. import __version__
+from ..errors import XlcorpusError
+from ..schema import TableContract, contract
+from ..store import Store
+
+MAX_SHARD_MB = 500
+SPLIT = "train"
+DEFAULT_CONFIG = "default"
+# Hub task categories by table (a table not listed gets "other"; --task overrides).
+TASKS: dict[str, list[str]] = {
+    "bitext": ["translation"],
+    "bitext_aligned": ["translation", "token-classification"],
+    "align_codeswitched": ["translation", "token-classification"],
+    "lexical_table": ["translation"],
+    "projected": ["token-classification"],
+    "entitycs": ["fill-mask", "token-classification"],
+    "entitycs_masked": ["fill-mask"],
+    "wiki_sentences": ["text-generation", "fill-mask"],
+    "romanized": ["text2text-generation"],
+    "igt": ["text2text-generation", "token-classification"],
+}
+SIZES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+         (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
+         (10_000_000_000, "1B<n<10B")]
+
+
+class ExportError(XlcorpusError):
+    """An export or push failed; the message says what to do."""
+
+
+@dataclass
+class Config:
+    """One Hub config: the rows of one partition (language or language pair)."""
+
+    name: str
+    values: dict[str, Any]
+    rows: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Export:
+    """What was written: the folder, the table version and its configs."""
+
+    folder: Path
+    table: str
+    version: int
+    configs: list[Config]
+
+    @property
+    def rows(self) -> int:
+        return sum(c.rows for c in self.configs)
+
+
+# ------------------------------------------------------------------ export
+def resolve_version(store: Store, table: str, version: int | None, release: str | None) -> int:
+    """The table version to export: ``version``, the release's version, or the latest."""
+    store.read(table, version, release)  # clear errors for a bad table, version or release
+    if release is not None:
+        return store.releases()[release][table]
+    return store.version(table) if version is None else version
+
+
+def export_hf(store: Store, table: str, to: str | os.PathLike[str], version: int | None = None,
+              release: str | None = None, license: str = "unknown", tasks: list[str] | None = None,
+              max_shard_mb: float = MAX_SHARD_MB, overwrite: bool = False,
+              repo_id: str | None = None) -> Export:
+    """Write ``table`` (at ``version`` / ``release`` / latest) as a Hub dataset folder ``to``.
+
+    The folder is built next to ``to`` and moved into place at the end: a failed export
+    leaves no half-written folder. An existing non-empty ``to`` needs ``overwrite``.
+    """
+    dest = Path(to)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not overwrite:
+        raise ExportError(f"{dest} exists and is not empty (pass --overwrite to replace it)")
+    v = resolve_version(store, table, version, release)
+    c = contract(table)
+    data = store.read(table, v)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        configs = plan_configs(c, data)
+        for cfg in configs:
+            write_config(c, data, cfg, work, max_shard_mb)
+        total = data.count_rows()
+        if sum(cfg.rows for cfg in configs) != total:
+            raise ExportError(f"{table} v{v}: exported {sum(cfg.rows for cfg in configs)} rows of {total}")
+        result = Export(dest, table, v, configs)
+        lineage = [h for h in reversed(store.history(table)) if h["version"] <= v]
+        text = card(result, c, lineage, license, tasks, release, data, repo_id)
+        (work / "README.md").write_text(text, encoding="utf-8")
+        if dest.exists():
+            shutil.rmtree(dest)
+        work.rename(dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def plan_configs(c: TableContract, data: pads.Dataset) -> list[Config]:
+    """One config per distinct combination of the partition columns (one ``default`` if none)."""
+    parts = list(c.partition_by)
+    if not parts:
+        return [Config(DEFAULT_CONFIG, {})]
+    combos = data.to_table(columns=parts).group_by(parts).aggregate([]).sort_by([(p, "ascending") for p in parts])
+    values = [dict(zip(parts, row)) for row in zip(*(combos.column(p).to_pylist() for p in parts))]
+    names = ["-".join(str(x) for x in v.values()) for v in values]
+    if len(set(names)) != len(names):  # e.g. ("a-b", "c") and ("a", "b-c")
+        names = ["__".join(str(x) for x in v.values()) for v in values]
+    return [Config(n, v) for n, v in zip(names, values)]
+
+
+def _filter(values: dict[str, Any]):
+    expr = None
+    for col, val in values.items():
+        term = pc.field(col) == val
+        expr = term if expr is None else expr & term
+    return expr
+
+
+def write_config(c: TableContract, data: pads.Dataset, cfg: Config, root: Path, max_shard_mb: float) -> None:
+    """Write the config's rows as Parquet shards of at most ``max_shard_mb`` (Arrow size)."""
+    folder = root / "data" / cfg.name
+    folder.mkdir(parents=True)
+    limit = max(1, int(max_shard_mb * 2**20))
+    paths: list[Path] = []
+    writer, size = None, 0
+    try:
+        for batch in _batches(c, data, cfg):
+            per_row = max(1, batch.nbytes // batch.num_rows)
+            done = 0
+            while done < batch.num_rows:
+                if writer is None or size >= limit:
+                    if writer is not None:
+                        writer.close()
+                    paths.append(folder / f"{SPLIT}-{len(paths):05d}.parquet")
+                    writer, size = pq.ParquetWriter(paths[-1], c.arrow_schema, compression="zstd"), 0
+                take = min(batch.num_rows - done, max(1, (limit - size) // per_row))
+                writer.write_batch(batch.slice(done, take))
+                size += take * per_row
+                done += take
+            cfg.rows += batch.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if not paths:  # an empty table still gets a valid (empty) file
+        paths.append(folder / f"{SPLIT}-00000.parquet")
+        pq.write_table(c.arrow_schema.empty_table(), paths[0], compression="zstd")
+    for i, p in enumerate(paths):
+        final = p.with_name(f"{SPLIT}-{i:05d}-of-{len(paths):05d}.parquet")
+        p.rename(final)
+        cfg.files.append(final.relative_to(root).as_posix())
+
+
+def _batches(c: TableContract, data: pads.Dataset, cfg: Config) -> Iterator[pa.RecordBatch]:
+    """The config's rows in contract order and types, in batches of at most 64k rows."""
+    for batch in data.to_batches(filter=_filter(cfg.values), batch_size=64 * 1024):
+        if batch.num_rows:
+            yield c.validate(_plain(batch, c))
+
+
+def _plain(batch: pa.RecordBatch, c: TableContract) -> pa.RecordBatch:
+    """Undo reader encodings (dictionary-encoded partition columns) to the contract types."""
+    cols = []
+    for name in batch.schema.names:
+        col = batch.column(name)
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(c.field(name).type) if name in c.names else col.dictionary_decode()
+        cols.append(col)
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+
+# -------------------------------------------------------------------- card
+def size_category(rows: int) -> str:
+    for bound, name in SIZES:
+        if rows < bound:
+            return name
+    return "n>1T"
+
+
+def languages(c: TableContract, configs: list[Config], data: pads.Dataset) -> list[str]:
+    """Language codes of the table: its ``*lang`` partition values, else its ``*lang`` columns."""
+    import langcodes
+
+    cols = [n for n in c.names if n == "lang" or n.endswith("_lang")]
+    found: set[str] = set()
+    for cfg in configs:
+        found |= {str(v) for k, v in cfg.values.items() if k in cols}
+    for col in cols:
+        if col not in c.partition_by and c.field(col).type == pa.string():
+            found |= {v for v in pc.unique(data.to_table(columns=[col]).column(col)).to_pylist() if v}
+    return sorted(code for code in found if langcodes.tag_is_valid(code))
+
+
+def card(exp: Export, c: TableContract, lineage: list[dict[str, Any]], license: str,
+         tasks: list[str] | None, release: str | None, data: pads.Dataset,
+         repo_id: str | None = None) -> str:
+    """The README.md dataset card: YAML metadata, then schema, counts, lineage and usage."""
+    meta = {
+        "license": license,
+        "language": languages(c, exp.configs, data),
+        "task_categories": tasks or TASKS.get(exp.table, ["other"]),
+        "size_categories": [size_category(exp.rows)],
+        "pretty_name": f"xlcorpus {exp.table} v{exp.version}",
+        "tags": ["xlcorpus", exp.table],
+        "configs": [{"config_name": cfg.name,
+                     "data_files": [{"split": SPLIT, "path": f"data/{cfg.name}/{SPLIT}-*.parquet"}],
+                     **({"default": True} if i == 0 else {})}
+                    for i, cfg in enumerate(exp.configs)],
+    }
+    if not meta["language"]:
+        del meta["language"]
+    head = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+    first = exp.configs[0].name
+    where = f"release `{release}` (version {exp.version})" if release else f"version {exp.version}"
+    lines = [
+        f"# xlcorpus `{exp.table}` ({where})", "",
+        c.description, "",
+        f"Exported by xlcorpus {__version__} from the Delta table `{exp.table}` at {where}: "
+        f"{exp.rows:,} rows in {len(exp.configs)} config(s).", "",
+        "## Load it", "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f'ds = load_dataset("{repo_id or "<this folder or repo id>"}", "{first}", split="{SPLIT}")',
+        "```", "",
+        "## Configs", "",
+        "| config | " + " | ".join(c.partition_by or ["-"]) + " | rows | files |",
+        "|---|" + "---|" * max(1, len(c.partition_by)) + "---|---|",
+    ]
+    for cfg in exp.configs:
+        vals = " | ".join(f"`{cfg.values[p]}`" for p in c.partition_by) or "-"
+        lines.append(f"| `{cfg.name}` | {vals} | {cfg.rows:,} | {len(cfg.files)} |")
+    lines += ["", "## Schema", "",
+              f"From the table contract `schemas/{c.source}` (partition columns are kept in the files).", "",
+              "| field | type | nullable | meaning |", "|---|---|---|---|"]
+    for f in c.fields:
+        lines.append(f"| `{f.name}` | `{f.type_text}` | {'yes' if f.nullable else 'no'} | "
+                     f"{f.doc.replace('|', chr(92) + '|')} |")
+    lines += ["", "## Lineage", "",
+              f"The commits that built version {exp.version} (oldest first), from the table history "
+              "(input paths shown by file name):", ""]
+    for h in lineage:
+        lines.append(f"### v{h['version']}: {h.get('operation', '-')} "
+                     f"({_when(h.get('timestamp'))})")
+        lines.append("")
+        for key in ("pipeline", "step", "engine", "run_id", "rows", "library_version"):
+            if h.get(key) is not None:
+                lines.append(f"- {key}: `{h[key]}`")
+        for key in ("params", "inputs"):
+            if h.get(key):
+                lines += [f"- {key}:", "", "```json", json.dumps(_no_paths(h[key]), indent=2, sort_keys=True,
+                                                                 ensure_ascii=False, default=str), "```"]
+        lines.append("")
+    return f"---\n{head}---\n\n" + "\n".join(lines).rstrip() + "\n"
+
+
+def _no_paths(value: Any) -> Any:
+    """Absolute local paths reduced to file names: a public card should not show local folders."""
+    if isinstance(value, dict):
+        return {k: _no_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_paths(v) for v in value]
+    if isinstance(value, str) and value.startswith("/") and "://" not in value:
+        return Path(value).name
+    return value
+
+
+def _when(ts: Any) -> str:
+    if isinstance(ts, (int, float)):
+        import datetime as dt
+
+        return dt.datetime.fromtimestamp(ts / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(ts or "-")
+
+
+# -------------------------------------------------------------------- push
+def push_hf(folder: str | os.PathLike[str], repo_id: str, private: bool = False,
+            message: str | None = None) -> str:
+    """Upload ``folder`` to the dataset repo ``repo_id``; return the commit URL.
+
+    The token comes from ``HF_TOKEN`` or the stored HF login and never appears in messages.
+    Offline or unreachable Hub: an :class:`ExportError` saying so; the folder is untouched.
+    """
+    token = os.environ.get("HF_TOKEN") or None
+    try:
+        from huggingface_hub import HfApi
+    except ImportError as exc:
+        raise ExportError("pushing needs huggingface_hub: pip install 'xlcorpus[hf]'") from exc
+    try:
+        api = HfApi(token=token)
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                                 commit_message=message or "Upload with xlcorpus export hf")
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one clear message
+        raise ExportError(f"could not push {folder} to the Hub dataset {repo_id!r}: {_reason(exc, token)}; "
+                          f"the folder is complete and unchanged: push it again when online") from None
+    return str(getattr(info, "commit_url", info))
+
+
+def _reason(exc: BaseException, token: str | None) -> str:
+    name = type(exc).__name__
+    if name == "OfflineModeIsEnabled":
+        text = "offline mode is on (HF_HUB_OFFLINE=1)"
+    elif name in {"ConnectError", "ConnectTimeout", "ReadTimeout", "TimeoutException", "NetworkError",
+                  "ConnectionError"}:
+        text = f"the Hub cannot be reached ({name}: {exc})"
+    elif name in {"LocalTokenNotFoundError"} or "401" in str(exc) or "Unauthorized" in str(exc):
+        text = "not logged in or the token is not valid (set HF_TOKEN or run `hf auth login`)"
+    else:
+        text = f"{name}: {exc}"
+    if token:
+        text = text.replace(token, "***")
+    return text.splitlines()[0] if text else name
+

@@ -1,0 +1,145 @@
+"""The ``tprojection`` pipeline: project the spans of a source CoNLL file onto the tokens of a
+target CoNLL file (sentence i translates sentence i) into the ``projected`` table.
+
+All pairs of one run form one work unit: eflomal learns the alignment from the whole corpus
+(plus the extra bitext), so splitting it would lower the quality. ``output_conll`` also
+writes the projected target as CoNLL (IOB2) for training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import zip_longest
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import pyarrow as pa
+
+from ..engine.core import Stage, Step
+from ..errors import InputError, PipelineError
+from ..ids import stable_id
+from ..pipeline import Pipeline
+from ..schema import contract
+from ..sources.files import display_name
+from .project import ProjectionOptions, project_corpus, read_bitext_tokens
+from .select import Projected
+from .spans import Sentence, Span, detokenize, iter_conll, token_to_char_spans, write_conll
+
+SPAN = pa.struct([("start", pa.int32()), ("end", pa.int32()), ("label", pa.string())])
+PAIRS_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()),
+                          ("src_tokens", pa.list_(pa.string())), ("tgt_tokens", pa.list_(pa.string())),
+                          ("src_spans", pa.list_(SPAN))])
+
+
+def read_pairs(source: Path, target: Path) -> Iterator[pa.RecordBatch]:
+    """One batch of all sentence pairs; unequal sentence counts raise InputError."""
+    name = f"{display_name(source)}|{display_name(target)}"
+    rows: dict[str, list] = {k: [] for k in PAIRS_SCHEMA.names}
+    for n, (s, t) in enumerate(zip_longest(iter_conll(source), iter_conll(target, with_tags=False)), 1):
+        if s is None or t is None:
+            raise InputError(f"{source} and {target} have different numbers of sentences: sentence {n} "
+                             f"(line {(s or t).line} of {source if t is None else target}) has no counterpart")
+        for key, value in zip(PAIRS_SCHEMA.names, (name, s.line, s.tokens, t.tokens,
+                                                   [sp.as_dict() for sp in s.spans])):
+            rows[key].append(value)
+    if rows["source"]:
+        yield pa.RecordBatch.from_pydict(rows, schema=PAIRS_SCHEMA)
+
+
+def projected_rows(src: list[Sentence], tgt: list[Sentence], projected: list[list[Projected]],
+                   src_lang: str, tgt_lang: str, method: str, source: str) -> list[dict]:
+    """Rows of the ``projected`` table."""
+    rows = []
+    for s, t, ps in zip(src, tgt, projected):
+        tgt_text, offsets = detokenize(t.tokens)
+        chars = token_to_char_spans([Span(p.start, p.end, p.label) for p in ps], offsets)
+        rows.append({
+            "id": stable_id(src_lang, tgt_lang, source, s.line, " ".join(s.tokens), tgt_text),
+            "src_lang": src_lang, "tgt_lang": tgt_lang, "src_text": " ".join(s.tokens), "tgt_text": tgt_text,
+            "src_tokens": s.tokens, "tgt_tokens": t.tokens, "src_spans": [sp.as_dict() for sp in s.spans],
+            "projected_spans": [{"start": p.start, "end": p.end, "label": p.label, "score": float(p.score),
+                                 "source": p.source} for p in ps],
+            "projected_char_spans": [c.as_dict() for c in chars],
+            "method": method, "source": source, "line": s.line})
+    return rows
+
+
+class ProjectStage(Stage):
+    """Stage: sentence pairs -> ``projected`` rows (aligns the batch plus the extra bitext)."""
+
+    name = "project"
+
+    def __init__(self, src_lang: str, tgt_lang: str, options: dict, extra: list[tuple[str, str]],
+                 output_conll: str | None = None):
+        self.src_lang, self.tgt_lang = src_lang, tgt_lang
+        self.options, self.extra, self.output_conll = options, extra, output_conll
+        self._extra: tuple[list, list] = ([], [])
+
+    def setup(self) -> None:
+        xs, xt = [], []
+        for a, b in self.extra:
+            s, t = read_bitext_tokens(a, b)
+            xs += s
+            xt += t
+        self._extra = (xs, xt)
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        cols = batch.to_pydict()
+        src = [Sentence(tok, [Span(**sp) for sp in spans], line, source) for tok, spans, line, source
+               in zip(cols["src_tokens"], cols["src_spans"], cols["position"], cols["source"])]
+        tgt = [Sentence(tok, [], line, source) for tok, line, source
+               in zip(cols["tgt_tokens"], cols["position"], cols["source"])]
+        opts = ProjectionOptions(**self.options)
+        projected = project_corpus(src, tgt, self.src_lang, self.tgt_lang, *self._extra, opts=opts)
+        if self.output_conll:
+            write_conll(self.output_conll, [Sentence(t.tokens, [Span(p.start, p.end, p.label) for p in ps])
+                                            for t, ps in zip(tgt, projected)])
+        source = cols["source"][0] if cols["source"] else ""
+        return contract("projected").batch(projected_rows(src, tgt, projected, self.src_lang, self.tgt_lang,
+                                                          opts.method, source))
+
+
+@dataclass
+class TProjectionPipeline(Pipeline):
+    """Project span labels (NER...) from ``source`` (CoNLL with tags) onto ``target``
+    (CoNLL tokens; tags ignored) into ``projected``; ``extra_src``/``extra_tgt`` are Moses
+    pairs of files that only help the alignment."""
+
+    kind: ClassVar[str] = "tprojection"
+    reproducible: ClassVar[bool] = False  # eflomal cannot be seeded: scores and spans may vary
+    source: Path
+    target: Path
+    src_lang: str = "en"
+    tgt_lang: str = "es"
+    method: Literal["features", "nmt", "minmax"] = "features"
+    extra_src: list[Path] = field(default_factory=list)
+    extra_tgt: list[Path] = field(default_factory=list)
+    runs: int = 3
+    similarity_priors: bool = True
+    threshold: float = 0.25
+    nmt_model: str | None = None
+    generator_model: str | None = None
+    output_conll: Path | None = None
+
+    def __post_init__(self) -> None:
+        for p in [self.source, self.target, *self.extra_src, *self.extra_tgt]:
+            if not p.is_file():
+                raise PipelineError(f"tprojection: input file {p} does not exist")
+        if len(self.extra_src) != len(self.extra_tgt):
+            raise PipelineError("tprojection: extra_src and extra_tgt must list the same number of files")
+        if self.method == "nmt" and not self.nmt_model:
+            raise PipelineError("tprojection: method 'nmt' needs nmt_model (a local model folder)")
+
+    def options(self) -> dict:
+        opts = ProjectionOptions(method=self.method, runs=self.runs, similarity_priors=self.similarity_priors,
+                                 threshold=self.threshold,
+                                 nmt_model=self.nmt_model, generator_model=self.generator_model)
+        return asdict(opts)
+
+    def steps(self, store) -> Iterator[Step]:
+        extra = [(str(a), str(b)) for a, b in zip(self.extra_src, self.extra_tgt)]
+        out = str(self.output_conll) if self.output_conll else None
+        yield Step("project", read_pairs(self.source, self.target),
+                   [ProjectStage(self.src_lang, self.tgt_lang, self.options(), extra, out)],
+                   ["projected"], mode="merge", dedupe={"projected": "id"})

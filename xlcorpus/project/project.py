@@ -1,0 +1,194 @@
+"""The projector: align a corpus, generate candidates, score them, select target spans.
+
+Methods:
+
+- ``features`` (default, CPU, no model): candidates from alignments and pruned n-grams,
+  scored by :class:`~xlcorpus.project.scorers.FeatureScorer`;
+- ``nmt``: the same candidates (plus the seq2seq generator's, if given) scored by
+  :class:`~xlcorpus.project.scorers.NMTScorer` (T-Projection), needs ``nmt_model``;
+- ``minmax``: the classic baseline, the min-max range of the target tokens linked to the
+  source span by the ``symmetrize`` alignment.
+
+The alignment is eflomal (``xlcorpus.align.statistical.align_pairs``, with similarity priors
+for identical and cognate tokens) trained on the pairs to project plus any extra bitext (more
+bitext gives better lexical translation probabilities).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from pathlib import Path
+from typing import Literal
+
+from ..errors import InputError
+from .candidates import Seq2SeqCandidateGenerator, alignment_candidates, ngram_candidates, stopwords, trim
+from .scorers import FeatureScorer, LexicalTable, NMTScorer, PairContext, string_similarity
+from .select import Projected, select_spans
+from .spans import Sentence, tokenize
+
+log = logging.getLogger(__name__)
+Method = Literal["features", "nmt", "minmax"]
+
+
+@dataclass
+class ProjectionOptions:
+    """Settings of :func:`project_corpus` (defaults are the documented CPU configuration)."""
+
+    method: Method = "features"
+    symmetrize: str = "grow-diag-final-and"   # link set of ``minmax``
+    runs: int = 3                  # eflomal runs (link weights = share of runs x directions)
+    similarity_priors: bool = True  # eflomal priors for identical / cognate tokens (names, numbers)
+    max_extra: int = 4             # candidate n-grams up to len(source span) + max_extra tokens
+    max_len: int = 12              # and never longer than this
+    threshold: float = 0.25        # below this score a source span is not projected
+    top_k: int = 10                # candidates per source span kept for selection
+    nmt_model: str | None = None
+    generator_model: str | None = None
+    device: str | None = None
+    batch_size: int = 64
+    workers: int = 1               # parallel eflomal runs
+    extra_options: dict = field(default_factory=dict)
+
+
+@dataclass
+class Alignment:
+    """Per-pair link weights of the corpus to project, and the lexical table."""
+
+    weights: list[dict[tuple[int, int], float]]
+    links: list[list[tuple[int, int]]]
+    table: LexicalTable
+    forward: list[list[tuple[int, int]]] = field(default_factory=list)
+    reverse: list[list[tuple[int, int]]] = field(default_factory=list)
+
+
+def align_corpus(src: Sequence[Sequence[str]], tgt: Sequence[Sequence[str]],
+                 extra_src: Sequence[Sequence[str]] = (), extra_tgt: Sequence[Sequence[str]] = (),
+                 opts: ProjectionOptions | None = None) -> Alignment:
+    """eflomal both directions over ``src/tgt`` plus the extra bitext; link weights are the
+    share of runs x directions proposing each link; the lexical table counts the forward and
+    reverse links of every pair (extra bitext included)."""
+    from ..align.statistical import align_pairs
+
+    opts = opts or ProjectionOptions()
+    all_src = [list(s) for s in src] + [list(s) for s in extra_src]
+    all_tgt = [list(t) for t in tgt] + [list(t) for t in extra_tgt]
+    result = align_pairs(all_src, all_tgt, symmetrize=opts.symmetrize, runs=opts.runs,
+                         threshold=0.0, workers=opts.workers,
+                         similarity_priors=opts.similarity_priors, **opts.extra_options)
+    n = len(src)
+    table = LexicalTable.from_links(all_src, all_tgt, result.forward, result.reverse)
+    weights = []
+    for i in range(n):
+        w = dict(zip(map(tuple, result.links[i]), result.scores[i])) if result.scores else {}
+        # union links of the voted directional alignments, weighted by their votes
+        for link in list(result.forward[i]) + list(result.reverse[i]):
+            w.setdefault(tuple(link), 0.5 / max(1, opts.runs))
+        weights.append(w)
+    def pairs(links: Sequence) -> list[list[tuple[int, int]]]:
+        return [[tuple(x) for x in ls] for ls in links[:n]]
+
+    return Alignment(weights, pairs(result.links), table, pairs(result.forward), pairs(result.reverse))
+
+
+def _candidates(src: Sentence, tgt: Sentence, k: int, ctx: PairContext, sym_links: Sequence[tuple[int, int]],
+                table: LexicalTable, opts: ProjectionOptions, stop: frozenset[str]) -> set[tuple[int, int]]:
+    span = src.spans[k]
+    links = list(ctx.weights)
+    first, last = src.tokens[span.start], src.tokens[span.end - 1]
+    out = {r for r in (trim(c, tgt.tokens, stop, first, last) for c in alignment_candidates(span, [links, sym_links])) if r}
+    anchors = {t for s, t in links if span.start <= s < span.end}
+    for s in range(span.start, span.end):
+        for t, tok in enumerate(tgt.tokens):
+            if string_similarity(src.tokens[s], tok) or table.prob(src.tokens[s], tok) >= 0.2:
+                anchors.add(t)
+    width = span.end - span.start
+    max_len = min(opts.max_len, width + opts.max_extra)
+    out |= ngram_candidates(tgt.tokens, anchors, max_len, stop, first, last)
+    return out
+
+
+def project_corpus(src: Sequence[Sentence], tgt: Sequence[Sentence], src_lang: str, tgt_lang: str,
+                   extra_src: Sequence[Sequence[str]] = (), extra_tgt: Sequence[Sequence[str]] = (),
+                   opts: ProjectionOptions | None = None,
+                   progress: Callable[[int], None] | None = None,
+                   alignment: Alignment | None = None) -> list[list[Projected]]:
+    """Project the spans of ``src[i]`` onto the tokens of ``tgt[i]`` for every i
+    (``alignment``: reuse one computed by :func:`align_corpus` for these pairs)."""
+    opts = opts or ProjectionOptions()
+    if len(src) != len(tgt):
+        raise ValueError(f"{len(src)} source sentences but {len(tgt)} target sentences")
+    align = alignment or align_corpus([s.tokens for s in src], [t.tokens for t in tgt], extra_src, extra_tgt, opts)
+    if opts.method == "minmax":
+        return [minmax(s, align.links[i]) for i, s in enumerate(src)]
+    src_stop, tgt_stop = stopwords(src_lang), stopwords(tgt_lang)
+    scorer = FeatureScorer(align.table)
+    nmt = NMTScorer(opts.nmt_model, src_lang, tgt_lang, opts.device, opts.batch_size) \
+        if opts.method == "nmt" else None
+    if opts.method == "nmt" and not opts.nmt_model:
+        raise ValueError("method 'nmt' needs nmt_model (a local seq2seq model folder)")
+    generated: list[list[set[tuple[int, int]]]] = [[set() for _ in s.spans] for s in src]
+    if opts.generator_model:
+        gen = Seq2SeqCandidateGenerator(opts.generator_model, opts.device, batch_size=opts.batch_size)
+        reqs = [(i, k) for i, s in enumerate(src) for k in range(len(s.spans))]
+        found = gen.generate([(tgt[i].tokens, src[i].spans[k].label) for i, k in reqs])
+        for (i, k), f in zip(reqs, found):
+            generated[i][k] = f
+    out = []
+    for i, (s, t) in enumerate(zip(src, tgt)):
+        ctx = PairContext(s.tokens, t.tokens, align.weights[i], src_stop, tgt_stop)
+        options = []
+        for k, span in enumerate(s.spans):
+            cands = sorted(_candidates(s, t, k, ctx, align.links[i], align.table, opts, tgt_stop) | generated[i][k])
+            scores = scorer.score(ctx, (span.start, span.end), cands) if cands else []
+            ranked = sorted(zip(cands, scores), key=lambda x: -x[1])[:opts.top_k]
+            options.append(ranked)
+        if nmt is not None:
+            options = _rescore_nmt(nmt, s, t, options)
+        out.append(select_spans([sp.label for sp in s.spans], options, opts.threshold if nmt is None else 0.0))
+        if progress:
+            progress(1)
+    return out
+
+
+def _rescore_nmt(nmt: NMTScorer, s: Sentence, t: Sentence,
+                 options: list[list[tuple[tuple[int, int], float]]]) -> list[list[tuple[tuple[int, int], float]]]:
+    flat = [(k, rng) for k, opts in enumerate(options) for rng, _ in opts]
+    if not flat:
+        return options
+    scores = nmt.score_pairs([s.surface(s.spans[k]) for k, _ in flat],
+                             [" ".join(t.tokens[a:b]) for _, (a, b) in flat])
+    out: list[list[tuple[tuple[int, int], float]]] = [[] for _ in options]
+    for (k, rng), sc in zip(flat, scores):
+        out[k].append((rng, sc))
+    return out
+
+
+def minmax(src: Sentence, links: Sequence[tuple[int, int]]) -> list[Projected]:
+    """The baseline: min-max range of the target tokens linked to each source span (a span
+    overlapping one kept before it is dropped)."""
+    options = []
+    for sp in src.spans:
+        targets = [t for s, t in links if sp.start <= s < sp.end]
+        options.append([((min(targets), max(targets) + 1), 1.0)] if targets else [])
+    return select_spans([sp.label for sp in src.spans], options)
+
+
+def read_bitext_tokens(src_path: str | Path, tgt_path: str | Path) -> tuple[list[list[str]], list[list[str]]]:
+    """Tokenized sentences of a Moses pair of files (plain or compressed); a line count
+    mismatch raises InputError naming both files. Pairs with an empty side are skipped."""
+    from ..sources.files import iter_lines
+
+    src_out, tgt_out = [], []
+    for a, b in zip_longest(iter_lines(src_path), iter_lines(tgt_path)):
+        if a is None or b is None:
+            raise InputError(f"extra bitext {src_path} and {tgt_path} have different line counts "
+                             f"(line {(a or b)[0]} has no counterpart)")
+        s = tokenize(a[1].decode("utf-8", "replace"))[0]
+        t = tokenize(b[1].decode("utf-8", "replace"))[0]
+        if s and t:
+            src_out.append(s)
+            tgt_out.append(t)
+    return src_out, tgt_out

@@ -1,0 +1,221 @@
+"""Wikipedia dumps -> ``wiki_sentences`` (clean sentences with resolved hyperlinks).
+
+Inputs:
+
+- a MediaWiki ``pages-articles`` XML export (``.xml``, ``.xml.bz2`` with parallel bz2,
+  ``.gz``, ``.xz``), parsed as a stream (bounded memory: each page is dropped once read);
+  articles (namespace 0) are kept, redirect pages feed the redirect table;
+- WikiExtractor JSON output (``--json --links``): one page per line with ``id``, ``title``,
+  ``text`` and ``<a href="Target">anchor</a>`` links; a file or a folder of such files.
+
+:func:`read_wikipedia` yields batches of raw pages; :class:`PagesToSentences` cleans them
+(:mod:`.wikitext`), splits sentences and resolves each link target through the redirects
+(up to 10 hops) and the Wikidata sitelinks of the wiki to a QID. A malformed XML input (e.g.
+a dump cut in the middle) ends the read with a reject naming the line; the pages before
+it are kept.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+
+from ..engine.core import Reject, Stage
+from ..ids import stable_id
+from ..schema import contract
+from .files import display_name, iter_lines, open_binary
+from .wikitext import clean_extractor_text, clean_wikitext, normalize_title, sentences_with_links
+
+PAGE_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()), ("page_id", pa.int64()),
+                         ("title", pa.string()), ("text", pa.large_string()), ("format", pa.string())])
+MAX_REDIRECT_HOPS = 10
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def iter_xml_pages(path: str | os.PathLike[str]) -> Iterator[dict | Reject]:
+    """Pages of a MediaWiki XML export: ``{page_id, ns, title, redirect, text, position}``
+    (``position``: 1-based page number in the file). A parse error yields one reject."""
+    source = display_name(path)
+    with open_binary(path) as fh:
+        parser = ET.iterparse(fh, events=("start", "end"))
+        root = None
+        n = 0
+        try:
+            for event, elem in parser:
+                if root is None:
+                    root = elem
+                if event != "end" or _local(elem.tag) != "page":
+                    continue
+                n += 1
+                page = {"position": n, "page_id": None, "ns": 0, "title": "", "redirect": None, "text": ""}
+                for child in elem.iter():
+                    name = _local(child.tag)
+                    if name == "title":
+                        page["title"] = child.text or ""
+                    elif name == "ns":
+                        page["ns"] = int(child.text or 0)
+                    elif name == "id" and page["page_id"] is None:
+                        page["page_id"] = int(child.text or 0)
+                    elif name == "redirect":
+                        page["redirect"] = child.get("title")
+                    elif name == "text":
+                        page["text"] = child.text or ""
+                yield page
+                root.clear()
+        except ET.ParseError as exc:
+            line = exc.position[0] if exc.position else None
+            yield Reject(source, line, "read_wikipedia",
+                         f"malformed XML at line {line} after {n} pages: {exc}", None)
+
+
+def scan_redirects(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``{source title: target title}`` of the redirect pages of an XML dump (both
+    normalised), by a fast line scan of the ``<title>`` and ``<redirect title=...>`` lines."""
+    if _is_extractor(Path(path)):
+        return {}
+    out: dict[str, str] = {}
+    title: str | None = None
+    for _, raw in iter_lines(path):
+        line = raw.strip()
+        if line.startswith(b"<title>"):
+            title = html.unescape(line[7:].partition(b"</title>")[0].decode("utf-8", "replace"))
+        elif line.startswith(b"<redirect") and title is not None:
+            m = re.search(rb'title="([^"]*)"', line)
+            if m:
+                src = normalize_title(title)
+                dst = normalize_title(html.unescape(m.group(1).decode("utf-8", "replace")))
+                if src and dst and src != dst:
+                    out[src] = dst
+            title = None
+        elif line.startswith(b"</page>"):
+            title = None
+    return out
+
+
+def resolve_title(title: str, redirects: dict[str, str]) -> str:
+    """Follow redirects from ``title`` (at most 10 hops; a loop stops where it started)."""
+    seen = {title}
+    for _ in range(MAX_REDIRECT_HOPS):
+        nxt = redirects.get(title)
+        if nxt is None or nxt in seen:
+            break
+        seen.add(nxt)
+        title = nxt
+    return title
+
+
+def _is_extractor(path: Path) -> bool:
+    if path.is_dir():
+        return True
+    name = path.name.lower()
+    if ".xml" in name:
+        return False
+    if name.endswith((".json", ".jsonl", ".json.gz", ".json.bz2", ".jsonl.gz", ".jsonl.bz2")):
+        return True
+    with open_binary(path) as fh:
+        return fh.read(64).lstrip().startswith(b"{")
+
+
+def _extractor_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return [path]
+
+
+def iter_extractor_pages(path: Path) -> Iterator[dict | Reject]:
+    """Pages of WikiExtractor JSON output (a file, or a folder of ``wiki_NN`` files)."""
+    for f in _extractor_files(path):
+        source = display_name(f) if f == path else str(f.relative_to(path))
+        for n, raw in iter_lines(f):
+            if not raw.strip():
+                continue
+            try:
+                doc = orjson.loads(raw)
+                yield {"position": n, "page_id": int(doc["id"]), "ns": 0, "title": doc.get("title", ""),
+                       "redirect": None, "text": doc.get("text", ""), "source": source}
+            except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+                yield Reject(source, n, "read_wikiextractor", f"line {n}: {type(exc).__name__}: {exc}",
+                             raw[:200].decode("utf-8", "replace"))
+
+
+def read_wikipedia(path: str | os.PathLike[str], batch_pages: int = 32,
+                   namespaces: tuple[int, ...] = (0,)) -> Iterator[pa.RecordBatch | Reject]:
+    """Batches of article pages (redirects and other namespaces skipped) for
+    :class:`PagesToSentences`."""
+    p = Path(path)
+    extractor = _is_extractor(p)
+    pages = iter_extractor_pages(p) if extractor else iter_xml_pages(p)
+    fmt = "extractor" if extractor else "wikitext"
+    default_source = display_name(p)
+    rows: list[dict] = []
+    for page in pages:
+        if isinstance(page, Reject):
+            yield page
+            continue
+        if page["redirect"] is not None or page["ns"] not in namespaces or page["page_id"] is None:
+            continue
+        rows.append({"source": page.get("source", default_source), "position": page["position"],
+                     "page_id": page["page_id"], "title": page["title"], "text": page["text"], "format": fmt})
+        if len(rows) >= batch_pages:
+            yield pa.RecordBatch.from_pylist(rows, schema=PAGE_SCHEMA)
+            rows = []
+    if rows:
+        yield pa.RecordBatch.from_pylist(rows, schema=PAGE_SCHEMA)
+
+
+class PagesToSentences(Stage):
+    """Stage: raw pages -> ``wiki_sentences`` rows.
+
+    ``redirects`` maps normalised titles to redirect targets; ``sitelinks`` maps page titles
+    of this wiki to QIDs. With ``linked_only`` only sentences with at least one link are kept.
+    """
+
+    name = "wiki_sentences"
+
+    def __init__(self, lang: str, redirects: dict[str, str] | None = None,
+                 sitelinks: dict[str, str] | None = None, linked_only: bool = True):
+        self.lang = lang
+        self.redirects = redirects or {}
+        self.sitelinks = sitelinks or {}
+        self.linked_only = linked_only
+
+    def _link(self, start: int, end: int, title: str | None) -> dict:
+        qid = None
+        if title is not None:
+            title = resolve_title(title, self.redirects)
+            qid = self.sitelinks.get(title)
+        return {"start": start, "end": end, "title": title, "qid": qid}
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        rows = []
+        for page in batch.to_pylist():
+            if page["format"] == "extractor":
+                paragraphs = clean_extractor_text(page["text"], page["title"])
+            else:
+                paragraphs = clean_wikitext(page["text"])
+            sid = 0
+            for para, links in paragraphs:
+                for sentence, inner in sentences_with_links(para, links):
+                    if inner or not self.linked_only:
+                        rows.append({
+                            "id": stable_id(self.lang, page["page_id"], sid), "lang": self.lang,
+                            "page_id": page["page_id"], "page_title": page["title"], "sentence_id": sid,
+                            "text": sentence, "links": [self._link(lk.start, lk.end, lk.title) for lk in inner],
+                            "source": page["source"]})
+                    sid += 1
+        return contract("wiki_sentences").batch(rows)
+
+
+def default_dump() -> Path:
+    """The bundled sample export."""
+    return Path(__file__).resolve().parents[2] / "data" / "sample" / "entitycs" / "enwiki-sample.xml"

@@ -1,0 +1,505 @@
+"""Exact, fast uroman romanization with an offset map.
+
+:class:`ExactRomanizer` returns, for every sentence, exactly the string that
+``Uroman().romanize_string(text, lcode=...)`` returns for the whole sentence (the default
+``cache_size=0``, which is the reference; uroman's own ``cache_size`` splits at ``。`` and
+punctuation and changes the output of some sentences), plus uroman's EDGES (source span ->
+romanized span) for every piece. It is fast because it does not romanize whole sentences:
+
+1. **Segments.** A sentence is cut after every run of spaces (U+0020): a *chunk* is a word
+   plus its trailing spaces. Across a space, uroman's context is the same as a string
+   boundary: no rule key starts with a space (the only key containing one, Ethiopic
+   ``"፡ "``, ends with it and stays inside the chunk, since spaces stay with the word before
+   them); a space has no rule edges while rules and numbers are built, so word-start/
+   word-end tests, number grouping (digits, ``.``, signs, ``分之``) and Japanese/Indic
+   neighbour rules stop at it; outputs that begin or end with a space (``，`` -> ``", "``)
+   are trimmed the same way next to a space and at a string edge. uroman tests for ``" "``
+   itself, so tabs, NBSP, thin and ideographic spaces are never cut points.
+
+   **Where token-wise cannot be identical (documented exceptions).**
+
+   - *Thai* ``อ`` (O ANG): uroman keeps or deletes it depending on the romanization found
+     by a backward search (``Lattice.find_rom_edge_path_backwards``) that skips positions
+     without edges (spaces, quotes) and, after an empty edge such as a tone mark, one more
+     position, so it can reach into the previous word (``ก ต่อมา`` -> ``k tomaa`` but
+     ``ต่อมา`` -> ``tmaa``). Each segment is romanized on a lattice that records when that
+     search runs out of string (:func:`uroman_edges`); such a segment is joined to the one
+     before it, again until none does. (With another uroman version than
+     :data:`VALIDATED_UROMAN`, every chunk with ``อ`` is joined: exact, slower.)
+   - *Scripts not validated*: cutting is used only for sentences whose characters all
+     belong to :data:`SEGMENT_SCRIPTS` (the scripts of the NTREX-128 and Tatoeba files it is
+     checked on). Any other script (Tibetan and Braille have sentence-wide passes, abugidas
+     other than Devanagari are unchecked...) makes the whole sentence one uroman call
+     (``method = "whole"``).
+
+2. **Cache.** Each distinct segment is romanized once per worker (token streams are
+   Zipfian) and kept in a bounded cache across batches.
+
+3. **Context-free characters.** A segment whose characters all have a context-free
+   romanization (:meth:`ExactRomanizer.char_rom`) and contains no longer rule key with a
+   non-transparent rule (:meth:`ExactRomanizer.blockers`; e.g. Greek ``αυ``, Russian
+   ``ий``) is romanized character by character from a table, without a uroman lattice.
+   Its edges are then one per character (uroman's own edges may group characters under an
+   identity rule such as ``tion``; the text is the same).
+
+4. **Faster uroman.** :mod:`.fastregex` caches uroman's compiled regular expressions
+   (identical results, about twice as fast) for the segments left to uroman.
+
+Identity with the whole-string call is checked on every sentence of the 16 NTREX-128 files
+by ``benchmarks/romanize_bench.py``, on a sample of them, on tricky strings and on random
+strings by ``tests/test_romanize.py``. The character table and the observed lattice are
+used only with the validated uroman version.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+
+import numpy as np
+import pyarrow as pa
+
+from ..engine.core import Reject, Stage, StageOutput
+from ..errors import XlcorpusError
+from ..ids import stable_id
+from ..schema import contract
+from . import fastregex
+
+VALIDATED_UROMAN = "1.3.1.1"
+BLANKS = " \t"  # characters without rules: romanized as themselves
+_CHUNK = re.compile(r"[^ ]*[ ]*")  # cut points: after runs of spaces only (see below)
+O_ANG = "\u0e2d"
+SEGMENT_SCRIPTS = frozenset({"", "Latin", "Cyrillic", "Greek", "Arabic", "Hebrew", "Devanagari", "CJK",
+                             "Hiragana", "Katakana", "Hangul", "Ethiopic", "Thai"})
+# Scripts whose characters may use the per-character table (each character is still checked).
+CHAR_SCRIPTS = frozenset({"", "Latin", "Cyrillic", "Greek", "Arabic", "Hebrew", "CJK", "Hangul", "Ethiopic"})
+# Characters that uroman's special rules look at as *neighbours* (っ doubling, small ya, long
+# vowel mark, Braille capital, Gurmukhi addak, combining grave after Coptic).
+_NEIGHBOUR_CHARS = frozenset("っッ\u0a71ゃゅょャュョー\u2820\u0300")
+_RULE_FLAGS = ("use-only-at-start-of-word", "dont-use-at-start-of-word", "use-only-at-end-of-word",
+               "dont-use-at-end-of-word", "use-only-for-whole-word", "t-at-end-of-syllable", "num",
+               "is-minus-sign", "is-plus-sign", "is-decimal-point", "fraction-connector",
+               "percentage-marker", "int-frac-connector", "is-large-power")
+_POSITION_FLAGS = 5  # the first five flags only decide *whether* a rule applies
+_CHAR_BOOLS = ("is-virama", "is-vowel-sign", "is-medial-consonant-sign", "is-large-power",
+               "is-minus-sign", "is-plus-sign", "is-decimal-point")
+
+
+class LanguageError(XlcorpusError):
+    """A language code that cannot be mapped to ISO 639-3."""
+
+
+@lru_cache(maxsize=4096)
+def uroman_lcode(lang: str | None) -> str | None:
+    """The ISO 639-3 code uroman expects for a BCP-47 (or ISO 639) tag: ``uk`` -> ``ukr``,
+    ``zh-CN`` -> ``zho``, ``ar`` -> ``ara``; ``None``/``und``/empty -> ``None`` (no code).
+
+    uroman silently ignores codes it does not know (``uk`` would change nothing), so an
+    unknown tag is an error here instead.
+    """
+    if lang is None or not lang.strip() or lang.strip().lower() in ("und", "mul", "zxx"):
+        return None
+    import langcodes
+
+    try:
+        return langcodes.Language.get(lang.strip()).to_alpha3()
+    except (LookupError, ValueError) as exc:
+        raise LanguageError(f"language {lang!r}: not a BCP-47/ISO 639 code with an ISO 639-3 "
+                            f"equivalent ({exc})") from exc
+
+
+def chunks(text: str) -> list[str]:
+    """``text`` cut after every run of spaces (each piece keeps its trailing spaces)."""
+    return [c for c in _CHUNK.findall(text) if c]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """The romanization of one segment: text and uroman's edges as lengths."""
+
+    romanized: str
+    src_lens: tuple[int, ...]
+    rom_lens: tuple[int, ...]
+    reads_left: bool = False  # uroman looked before the segment's start (Thai อ rule)
+
+
+@dataclass
+class Romanized:
+    """One sentence: the romanized text, its edges (as source/romanized lengths, contiguous
+    from 0) and how it was produced (``segments``, ``whole`` or ``keep-latin``)."""
+
+    romanized: str
+    src_lens: list[int]
+    rom_lens: list[int]
+    method: str
+
+    def edges(self) -> list[tuple[int, int, int, int]]:
+        """``(start, end, rom_start, rom_end)`` per edge, in code points, half-open."""
+        out, s, r = [], 0, 0
+        for a, b in zip(self.src_lens, self.rom_lens):
+            out.append((s, s + a, r, r + b))
+            s, r = s + a, r + b
+        return out
+
+
+class ExactRomanizer:
+    """uroman with whole-string-identical output, offsets, a segment cache and a character table.
+
+    ``uroman``: an existing ``Uroman`` (building one takes ~2.5 s: do it once per worker).
+    ``cache_size``: segments kept (the cache is emptied when full). ``char_table``: use the
+    per-character table (only with the validated uroman version). ``fast_regex``: give
+    uroman compiled-pattern caching (:mod:`.fastregex`; same output, about 2x faster).
+    """
+
+    def __init__(self, uroman=None, cache_size: int = 500_000, char_table: bool = True,
+                 fast_regex: bool = True):
+        from uroman import Uroman
+
+        if fast_regex:
+            fastregex.install()
+        self.u = uroman if uroman is not None else Uroman()
+        self.cache_size = cache_size
+        self.char_table = char_table and metadata.version("uroman") == VALIDATED_UROMAN
+        self._pieces: dict[tuple[str, str | None], Piece] = {}
+        self._chars: dict[tuple[str, str | None], str | None] = {}
+        self._scripts: dict[str, str] = {}
+        self._token_scripts: dict[str, str] = {}
+        self._blockers: dict[tuple[str, str | None], tuple[str, ...]] = {}
+        self._multi: dict[str, list[str]] = {}
+        for k in self.u.rom_rules:
+            if len(k) > 1:
+                self._multi.setdefault(k[0], []).append(k)
+        self.stats = {"segments": 0, "whole": 0, "piece_hits": 0, "piece_misses": 0, "char_table": 0}
+
+    # --------------------------------------------------------------- scripts
+    def script(self, ch: str) -> str:
+        """uroman's script name of one character ('' for punctuation, digits, blanks)."""
+        s = self._scripts.get(ch)
+        if s is None:
+            s = self._scripts[ch] = self.u.dict_str.get(("script", ch), "")
+        return s
+
+    def token_script(self, token: str) -> str:
+        """The most frequent script among the characters of ``token`` that have one
+        (``Common`` if none has)."""
+        hit = self._token_scripts.get(token)
+        if hit is not None:
+            return hit
+        counts: dict[str, int] = {}
+        for ch in token:
+            s = self.script(ch)
+            if s:
+                counts[s] = counts.get(s, 0) + 1
+        best = max(counts, key=counts.__getitem__) if counts else "Common"
+        if len(self._token_scripts) >= self.cache_size:
+            self._token_scripts.clear()
+        self._token_scripts[token] = best
+        return best
+
+    # ------------------------------------------------------- character table
+    def char_rom(self, ch: str, lcode: str | None) -> str | None:
+        """``ch``'s romanization if uroman's rules *for ch itself* ignore context, else ``None``.
+
+        Only rules that apply to ``lcode`` count. Rejected: positional, syllable and number
+        rules; outputs that start/end with a space (trimmed next to blanks) or change under
+        capitalisation (``SH`` before a lower-case letter); digits, signs, viramas, vowel
+        signs, tone marks, kana and the other characters uroman's special rules look at as
+        neighbours; scripts outside :data:`CHAR_SCRIPTS`. The value must also be the same
+        alone and between two letters. Rules for longer strings are :meth:`blockers`.
+        """
+        key = (ch, lcode)
+        if key not in self._chars:
+            self._chars[key] = self._char_rom(ch, lcode)
+        return self._chars[key]
+
+    def _char_rom(self, ch: str, lcode: str | None) -> str | None:
+        if ch in BLANKS:
+            return ch  # no rules; the fallback edge keeps a blank as it is
+        u = self.u
+        if (self.script(ch) not in CHAR_SCRIPTS or ch in _NEIGHBOUR_CHARS
+                or u.num_props.get(ch) or u.dict_num.get(ch) is not None
+                or any(u.dict_bool.get((k, ch)) for k in _CHAR_BOOLS)
+                or u.dict_str.get(("tone-mark", ch)) or u.dict_str.get(("syllable-info", ch))
+                or ch in u.minus_signs or ch in u.plus_signs or ch in u.fraction_connectors):
+            return None
+        for rule in u.rom_rules.get(ch, ()):
+            if rule["lcodes"] and lcode not in rule["lcodes"]:
+                continue  # never valid for this language
+            t = rule["t"] or ""
+            if any(rule[flag] for flag in _RULE_FLAGS) or t[:1] == " " or t[-1:] == " ":
+                return None
+        from uroman import RomFormat
+
+        alone = u.romanize_string(ch, lcode=lcode, rom_format=RomFormat.EDGES)
+        inside = u.romanize_string(f"a{ch}a", lcode=lcode, rom_format=RomFormat.EDGES)
+        if len(alone) != 1 or (alone[0].start, alone[0].end) != (0, 1) or len(inside) != 3 \
+                or (inside[1].start, inside[1].end, inside[1].txt) != (1, 2, alone[0].txt):
+            return None
+        rom = alone[0].txt
+        if rom[:1] == " " or rom[-1:] == " " or (rom.isupper() and rom.capitalize() != rom):
+            return None
+        return rom
+
+    def blockers(self, ch: str, lcode: str | None) -> tuple[str, ...]:
+        """Longer rule keys starting with ``ch`` whose rules for ``lcode`` are not
+        *transparent*; a segment containing one is left to uroman.
+
+        A rule is transparent if its output equals its characters' own romanizations and it
+        has no syllable or number attribute (uroman's English identity rules ``tion`` ->
+        ``tion``; a positional condition then only decides whether it applies, not the
+        text), so whichever path uroman takes through the lattice, the text is the same.
+        """
+        key = (ch, lcode)
+        if key not in self._blockers:
+            out = []
+            for k in self._multi.get(ch, ()):
+                for rule in self.u.rom_rules[k]:
+                    if rule["lcodes"] and lcode not in rule["lcodes"]:
+                        continue
+                    parts = [self.char_rom(x, lcode) for x in k]
+                    if (None in parts or rule["t"] != "".join(parts)
+                            or any(rule[flag] for flag in _RULE_FLAGS[_POSITION_FLAGS:])):
+                        out.append(k)
+                        break
+            self._blockers[key] = tuple(out)
+        return self._blockers[key]
+
+    # ------------------------------------------------------------ segments
+    def piece(self, seg: str, lcode: str | None) -> Piece:
+        """Romanize one segment (cached)."""
+        key = (seg, lcode)
+        p = self._pieces.get(key)
+        if p is not None:
+            self.stats["piece_hits"] += 1
+            return p
+        self.stats["piece_misses"] += 1
+        p = self._piece_by_chars(seg, lcode) if self.char_table else None
+        if p is None:
+            p = self._piece_by_uroman(seg, lcode)
+        else:
+            self.stats["char_table"] += 1
+        if len(self._pieces) >= self.cache_size:
+            self._pieces.clear()
+        self._pieces[key] = p
+        return p
+
+    def _piece_by_chars(self, seg: str, lcode: str | None) -> Piece | None:
+        roms = []
+        for i, ch in enumerate(seg):
+            r = self.char_rom(ch, lcode)
+            if r is None or any(seg.startswith(k, i) for k in self.blockers(ch, lcode)):
+                return None
+            roms.append(r)
+        return Piece("".join(roms), (1,) * len(seg), tuple(map(len, roms)))
+
+    def _piece_by_uroman(self, seg: str, lcode: str | None) -> Piece:
+        edges, reads_left = uroman_edges(self.u, seg, lcode)
+        src_lens, rom_lens, texts, pos = [], [], [], 0
+        for e in edges:
+            if e.start > pos:  # a character uroman skipped: map it to nothing
+                src_lens.append(e.start - pos)
+                rom_lens.append(0)
+            src_lens.append(e.end - e.start)
+            rom_lens.append(len(e.txt))
+            texts.append(e.txt)
+            pos = e.end
+        if pos < len(seg):
+            src_lens.append(len(seg) - pos)
+            rom_lens.append(0)
+        return Piece("".join(texts), tuple(src_lens), tuple(rom_lens), reads_left)
+
+    def segments(self, text: str, lcode: str | None = None, keep_latin: bool = False) -> tuple[list[tuple[str, bool]], str]:
+        """How ``text`` is romanized: ``([(segment, keep), ...], method)``."""
+        pieces = chunks(text)
+        segmentable = all(self.script(ch) in SEGMENT_SCRIPTS for ch in set(text))
+        if not keep_latin:
+            if not segmentable:
+                return [(text, False)], "whole"
+            return self._join_thai(pieces, lcode), "segments"
+        out: list[tuple[str, bool]] = []
+        run: list[str] = []
+        for c in pieces:
+            if all(self.script(ch) in ("", "Latin") for ch in c):
+                if run:
+                    out.extend(self._join_thai(run, lcode) if segmentable else [("".join(run), False)])
+                    run = []
+                out.append((c, True))
+            else:
+                run.append(c)
+        if run:
+            out.extend(self._join_thai(run, lcode) if segmentable else [("".join(run), False)])
+        return out, "keep-latin"
+
+    def _join_thai(self, pieces: list[str], lcode: str | None) -> list[tuple[str, bool]]:
+        """Group chunks into segments: a segment with Thai ``อ`` whose romanization read
+        before its start is joined to the one before it (again, until none does)."""
+        out: list[str] = []
+        for c in pieces:
+            out.append(c)
+            while len(out) > 1 and O_ANG in out[-1] and self.piece(out[-1], lcode).reads_left:
+                last = out.pop()
+                out[-1] += last
+        return [(s, False) for s in out]
+
+    # ------------------------------------------------------------ sentences
+    def romanize(self, text: str, lcode: str | None = None, keep_latin: bool = False) -> Romanized:
+        """Romanize one sentence; ``lcode`` is an ISO 639-3 code (see :func:`uroman_lcode`)."""
+        segs, method = self.segments(text, lcode, keep_latin)
+        self.stats["whole" if method == "whole" else "segments"] += 1
+        if len(segs) == 1 and not segs[0][1]:
+            p = self.piece(segs[0][0], lcode)
+            return Romanized(p.romanized, list(p.src_lens), list(p.rom_lens), method)
+        parts, src_lens, rom_lens = [], [], []
+        for seg, keep in segs:
+            if keep:
+                parts.append(seg)
+                src_lens.append(len(seg))
+                rom_lens.append(len(seg))
+                continue
+            p = self.piece(seg, lcode)
+            parts.append(p.romanized)
+            src_lens.extend(p.src_lens)
+            rom_lens.extend(p.rom_lens)
+        return Romanized("".join(parts), src_lens, rom_lens, method)
+
+
+# ------------------------------------------------------------------ stage
+_TOKEN = re.compile(r"\S+")
+RAW_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()), ("lang", pa.string()),
+                        ("text", pa.string())])
+
+
+def romanized_id(lang: str, keep_latin: bool, text: str) -> str:
+    """Id of a ``romanized`` row: equal inputs (language, option, text) share it."""
+    return stable_id("romanize", lang, "keep-latin" if keep_latin else "", text)
+
+
+class RomanizeStage(Stage):
+    """Stage: rows ``(source, position, lang, text)`` -> ``romanized`` rows.
+
+    One :class:`ExactRomanizer` per worker (built in :meth:`setup`); its caches persist
+    across batches. A language code that has no ISO 639-3 equivalent rejects the row.
+    """
+
+    name = "romanize"
+
+    def __init__(self, keep_latin: bool = False, cache_size: int = 500_000, char_table: bool = True,
+                 fast_regex: bool = True):
+        self.keep_latin = keep_latin
+        self.options = {"cache_size": cache_size, "char_table": char_table, "fast_regex": fast_regex}
+        self.rom: ExactRomanizer | None = None
+
+    def setup(self) -> None:
+        if self.rom is None:
+            self.rom = ExactRomanizer(**self.options)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "rom": None}  # workers build their own
+
+    def __call__(self, batch: pa.RecordBatch) -> StageOutput:
+        self.setup()
+        rom = self.rom
+        assert rom is not None
+        cols = {k: [] for k in ("id", "lang", "lcode", "text", "romanized", "method", "source", "line")}
+        src_lens: list[int] = []
+        rom_lens: list[int] = []
+        n_edges: list[int] = []
+        tokens: list[list[dict]] = []
+        rejects = []
+        for r in batch.to_pylist():
+            try:
+                lcode = uroman_lcode(r["lang"])
+            except LanguageError as exc:
+                rejects.append(Reject(r["source"], r["position"], self.name, str(exc), r["text"]))
+                continue
+            text = r["text"]
+            out = rom.romanize(text, lcode, self.keep_latin)
+            for key, value in (("id", romanized_id(r["lang"], self.keep_latin, text)), ("lang", r["lang"]),
+                               ("lcode", lcode), ("text", text), ("romanized", out.romanized),
+                               ("method", out.method), ("source", r["source"]), ("line", r["position"])):
+                cols[key].append(value)
+            src_lens.extend(out.src_lens)
+            rom_lens.extend(out.rom_lens)
+            n_edges.append(len(out.src_lens))
+            tokens.append([{"start": m.start(), "end": m.end(), "script": rom.token_script(m.group())}
+                           for m in _TOKEN.finditer(text)])
+        c = contract("romanized")
+        if not cols["id"]:
+            return StageOutput(None, rejects)
+        arrays = {k: pa.array(v, c.arrow_schema.field(k).type) for k, v in cols.items()}
+        arrays["offsets"] = offsets_array(src_lens, rom_lens, n_edges)
+        arrays["tokens"] = pa.array(tokens, c.arrow_schema.field("tokens").type)
+        out_batch = pa.RecordBatch.from_arrays([arrays[n] for n in c.names], schema=c.arrow_schema)
+        return StageOutput(c.validate(out_batch), rejects)
+
+
+def offsets_array(src_lens: list[int], rom_lens: list[int], counts: list[int]) -> pa.ListArray:
+    """``list<struct<start, end, rom_start, rom_end>>`` from per-row runs of edge lengths."""
+    src = np.asarray(src_lens, dtype=np.int64)
+    rmn = np.asarray(rom_lens, dtype=np.int64)
+    bounds = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    src_end, rom_end = np.cumsum(src), np.cumsum(rmn)
+    first = bounds[:-1]
+    nonempty = np.asarray(counts) > 0
+    base_src = np.zeros(len(counts), dtype=np.int64)
+    base_rom = np.zeros(len(counts), dtype=np.int64)
+    base_src[nonempty] = (src_end - src)[first[nonempty]]
+    base_rom[nonempty] = (rom_end - rmn)[first[nonempty]]
+    reps = np.asarray(counts, dtype=np.int64)
+    src_end = src_end - np.repeat(base_src, reps)
+    rom_end = rom_end - np.repeat(base_rom, reps)
+    fields = [pa.array((src_end - src).astype(np.int32)), pa.array(src_end.astype(np.int32)),
+              pa.array((rom_end - rmn).astype(np.int32)), pa.array(rom_end.astype(np.int32))]
+    struct = pa.StructArray.from_arrays(fields, names=["start", "end", "rom_start", "rom_end"])
+    return pa.ListArray.from_arrays(pa.array(bounds.astype(np.int32)), struct)
+
+
+# ------------------------------------------------------------ uroman core
+_OBSERVED: type | None = None
+
+
+def uroman_edges(u, s: str, lcode: str | None) -> tuple[list, bool]:
+    """uroman's EDGES for ``s`` and whether its Thai ``อ`` rule read before ``s``'s start.
+
+    With the validated uroman version this runs the steps of ``romanize_string_core``
+    (``cache_size=0``, EDGES format) on a ``Lattice`` subclass that records when
+    ``find_rom_edge_path_backwards`` (used only by the ``อ`` rule) runs out of string
+    before finding a romanized character: inside a longer text it would have gone on into
+    the text before. Otherwise it calls ``romanize_string`` and reports ``True`` for any
+    string with ``อ`` (every such chunk is then joined to the one before: slower, exact).
+    """
+    if metadata.version("uroman") != VALIDATED_UROMAN:
+        from uroman import RomFormat
+
+        return u.romanize_string(s, lcode=lcode, rom_format=RomFormat.EDGES), O_ANG in s
+    lat = _observed_lattice()(s, uroman=u, lcode=lcode)
+    lat.pick_tibetan_vowel_edge()
+    lat.prep_braille()
+    lat.add_romanization()
+    lat.add_numbers(u)
+    lat.add_braille_numbers()
+    lat.add_rom_fall_back_singles()
+    return lat.best_rom_edge_path(0, len(s)), lat.reads_left
+
+
+def _observed_lattice() -> type:
+    global _OBSERVED
+    if _OBSERVED is None:
+        from uroman.uroman import Lattice
+
+        class ObservedLattice(Lattice):
+            reads_left = False
+
+            def find_rom_edge_path_backwards(self, start, end, min_char=None, return_str=False,
+                                             skip_num_edge=False):
+                out = super().find_rom_edge_path_backwards(start, end, min_char, return_str, skip_num_edge)
+                rom = out if return_str else "".join(e.txt for e in out)
+                if start == 0 and (min_char is None or len(rom) < min_char):
+                    self.reads_left = True
+                return out
+
+        _OBSERVED = ObservedLattice
+    return _OBSERVED
