@@ -12,7 +12,8 @@ Parts (``--part``):
 - ``neural``: a tiny random 8-layer BERT (WordPiece vocabulary built here) on ``--neural-pairs``
   pairs on the CPU: ``simalign.SentenceAligner`` (one pair at a time, ArgMax + IterMax) vs
   :class:`xlcorpus.align.neural.NeuralAligner` (batched, same methods); checks the links are
-  identical and prints the speed-up. On a GPU machine ``--device cuda`` adds our GPU figure.
+  identical and prints the speed-up (``--threads`` torch threads for both, default 1). On a
+  GPU machine ``--device cuda`` adds our GPU figure.
 
 Run: ``.venv/bin/python benchmarks/align_speed.py --part all``
 Writes ``benchmarks/results/align_speed.json`` (merging parts run separately).
@@ -175,10 +176,15 @@ def main() -> None:
     ap.add_argument("--neural-pairs", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads for both aligners (1: stable figures on a shared machine)")
     args = ap.parse_args()
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     if args.part in ("neural", "all"):
+        import torch
+
+        torch.set_num_threads(args.threads)
         results["neural"] = bench_neural(args.neural_pairs, args.device, args.batch_size)
         print(json.dumps(results["neural"], indent=1), flush=True)
     if args.part in ("statistical", "all"):

@@ -30,7 +30,12 @@ def tiny_bert(tmp_path_factory):
                                   max_position_embeddings=128)
     transformers.BertModel(cfg).save_pretrained(d)
     tok.save_pretrained(d)
-    return str(d)
+    # one thread: tiny models gain nothing from more, and OpenMP spinning on a loaded CI
+    # machine can make them 50x slower
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield str(d)
+    torch.set_num_threads(threads)
 
 
 def make_pairs(n, seed=0):

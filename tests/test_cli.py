@@ -107,10 +107,10 @@ def test_ctrl_c_exits_130_and_commits_nothing(tmp_path):
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "interrupted" in err
-    assert not (store / "bitext" / "_delta_log").exists()
-    assert not staging.exists()
+    assert proc.returncode == 130, (proc.returncode, err[-2000:])
+    assert "interrupted" in err, err[-2000:]
+    assert not (store / "bitext" / "_delta_log").exists(), (out, err[-2000:])
+    assert not staging.exists(), list(staging.rglob("*"))
 
 
 @pytest.mark.slow

@@ -134,22 +134,54 @@ def similar(a: str, b: str, min_len: int = 4, min_lcsr: float = 0.7) -> bool:
     return lcs_len(a, b) >= min_lcsr * longer
 
 
+@dataclass(frozen=True)
+class _TypeInfo:
+    plain: str        # lowercased, accent-free (romanized first when a map is given)
+    special: bool     # number or punctuation: only identical tokens match
+
+
+def _type_info(word: str, romanize: dict[str, str]) -> _TypeInfo:
+    rom = romanize.get(word, word)
+    return _TypeInfo(_strip_accents(rom), _is_punct(rom) or bool(NUMBER.match(rom)))
+
+
 def similarity_priors(src: list[list[str]], tgt: list[list[str]], weight: float = 1.0,
-                      romanize: dict[str, str] | None = None) -> Priors:
+                      romanize: dict[str, str] | None = None, max_pairs: int = 200_000) -> Priors:
     """Lexical prior counts: ``weight`` per sentence pair for each (source, target) token
-    pair that is :func:`similar` (after ``romanize``, a token -> Latin form map, if given)."""
-    cache: dict[tuple[str, str], bool] = {}
-    lex: Counter = Counter()
+    pair that is :func:`similar` (after ``romanize``, a token -> Latin form map, if given).
+
+    Only the first ``max_pairs`` pairs are scanned (the pairs to align come first): the
+    priors matter for rare words of small corpora, and the scan is Python-speed. Candidates
+    are pre-filtered by first letter, so a pair costs about one dict lookup per token.
+    """
     rom = romanize or {}
-    for s, t in zip(src, tgt):
+    info: dict[str, _TypeInfo] = {}
+    verdict: dict[tuple[str, str], bool] = {}
+    lex: Counter = Counter()
+    for s, t in zip(src[:max_pairs], tgt[:max_pairs]):
+        by_first: dict[str, list[str]] = {}
+        for b in {w.lower() for w in t}:
+            ib = info.get(b) or info.setdefault(b, _type_info(b, rom))
+            if ib.plain:
+                by_first.setdefault(ib.plain[0], []).append(b)
         for a in {w.lower() for w in s}:
-            for b in {w.lower() for w in t}:
-                key = (a, b)
-                ok = cache.get(key)
-                if ok is None:
-                    ok = cache[key] = similar(rom.get(a, a), rom.get(b, b))
+            ia = info.get(a) or info.setdefault(a, _type_info(a, rom))
+            if not ia.plain:
+                continue
+            for b in by_first.get(ia.plain[0], ()):
+                ib = info[b]
+                if ia.special or ib.special:
+                    ok = rom.get(a, a) == rom.get(b, b)
+                elif ia.plain == ib.plain:
+                    ok = True
+                elif min(len(ia.plain), len(ib.plain)) < 4:
+                    ok = False                     # too short to be a cognate (see similar)
+                else:
+                    ok = verdict.get((a, b))
+                    if ok is None:
+                        ok = verdict[(a, b)] = similar(rom.get(a, a), rom.get(b, b))
                 if ok:
-                    lex[key] += weight
+                    lex[(a, b)] += weight
     return Priors(lex=lex)
 
 

@@ -110,6 +110,12 @@ def uroman_lcode(lang: str | None) -> str | None:
                             f"equivalent ({exc})") from exc
 
 
+@lru_cache(maxsize=1)
+def validated_uroman() -> bool:
+    """Whether the installed uroman is the version this module's shortcuts were checked on."""
+    return metadata.version("uroman") == VALIDATED_UROMAN
+
+
 def chunks(text: str) -> list[str]:
     """``text`` cut after every run of spaces (each piece keeps its trailing spaces)."""
     return [c for c in _CHUNK.findall(text) if c]
@@ -161,7 +167,7 @@ class ExactRomanizer:
             fastregex.install()
         self.u = uroman if uroman is not None else Uroman()
         self.cache_size = cache_size
-        self.char_table = char_table and metadata.version("uroman") == VALIDATED_UROMAN
+        self.char_table = char_table and validated_uroman()
         self._pieces: dict[tuple[str, str | None], Piece] = {}
         self._chars: dict[tuple[str, str | None], str | None] = {}
         self._scripts: dict[str, str] = {}
@@ -286,10 +292,14 @@ class ExactRomanizer:
         return p
 
     def _piece_by_chars(self, seg: str, lcode: str | None) -> Piece | None:
-        roms = []
+        roms, table, blockers = [], self._chars, self._blockers
         for i, ch in enumerate(seg):
-            r = self.char_rom(ch, lcode)
-            if r is None or any(seg.startswith(k, i) for k in self.blockers(ch, lcode)):
+            key = (ch, lcode)
+            r = table[key] if key in table else self.char_rom(ch, lcode)
+            if r is None:
+                return None
+            b = blockers[key] if key in blockers else self.blockers(ch, lcode)
+            if b and seg.startswith(b, i):
                 return None
             roms.append(r)
         return Piece("".join(roms), (1,) * len(seg), tuple(map(len, roms)))
@@ -406,7 +416,7 @@ class RomanizeStage(Stage):
         src_lens: list[int] = []
         rom_lens: list[int] = []
         n_edges: list[int] = []
-        tokens: list[list[dict]] = []
+        tokens: tuple[list, list, list, list] = ([], [], [], [])  # starts, ends, scripts, counts
         rejects = []
         for r in batch.to_pylist():
             try:
@@ -423,14 +433,20 @@ class RomanizeStage(Stage):
             src_lens.extend(out.src_lens)
             rom_lens.extend(out.rom_lens)
             n_edges.append(len(out.src_lens))
-            tokens.append([{"start": m.start(), "end": m.end(), "script": rom.token_script(m.group())}
-                           for m in _TOKEN.finditer(text)])
+            n = len(tokens[0])
+            for m in _TOKEN.finditer(text):
+                tokens[0].append(m.start())
+                tokens[1].append(m.end())
+                tokens[2].append(rom.token_script(m.group()))
+            tokens[3].append(len(tokens[0]) - n)
         c = contract("romanized")
         if not cols["id"]:
             return StageOutput(None, rejects)
         arrays = {k: pa.array(v, c.arrow_schema.field(k).type) for k, v in cols.items()}
         arrays["offsets"] = offsets_array(src_lens, rom_lens, n_edges)
-        arrays["tokens"] = pa.array(tokens, c.arrow_schema.field("tokens").type)
+        arrays["tokens"] = list_of_structs({"start": pa.array(tokens[0], pa.int32()),
+                                            "end": pa.array(tokens[1], pa.int32()),
+                                            "script": pa.array(tokens[2], pa.string())}, tokens[3])
         out_batch = pa.RecordBatch.from_arrays([arrays[n] for n in c.names], schema=c.arrow_schema)
         return StageOutput(c.validate(out_batch), rejects)
 
@@ -453,8 +469,15 @@ def offsets_array(src_lens: list[int], rom_lens: list[int], counts: list[int]) -
     rom_end = rom_end - np.repeat(base_rom, reps)
     fields = [pa.array((src_end - src).astype(np.int32)), pa.array(src_end.astype(np.int32)),
               pa.array((rom_end - rmn).astype(np.int32)), pa.array(rom_end.astype(np.int32))]
-    struct = pa.StructArray.from_arrays(fields, names=["start", "end", "rom_start", "rom_end"])
-    return pa.ListArray.from_arrays(pa.array(bounds.astype(np.int32)), struct)
+    return list_of_structs(dict(zip(["start", "end", "rom_start", "rom_end"], fields)), counts)
+
+
+def list_of_structs(fields: dict[str, pa.Array], counts: list[int]) -> pa.ListArray:
+    """A ``list<struct<...>>`` column: row i holds the next ``counts[i]`` struct values."""
+    bounds = np.zeros(len(counts) + 1, dtype=np.int32)
+    np.cumsum(counts, out=bounds[1:])
+    struct = pa.StructArray.from_arrays(list(fields.values()), names=list(fields))
+    return pa.ListArray.from_arrays(pa.array(bounds), struct)
 
 
 # ------------------------------------------------------------ uroman core
@@ -471,7 +494,7 @@ def uroman_edges(u, s: str, lcode: str | None) -> tuple[list, bool]:
     the text before. Otherwise it calls ``romanize_string`` and reports ``True`` for any
     string with ``อ`` (every such chunk is then joined to the one before: slower, exact).
     """
-    if metadata.version("uroman") != VALIDATED_UROMAN:
+    if not validated_uroman():
         from uroman import RomFormat
 
         return u.romanize_string(s, lcode=lcode, rom_format=RomFormat.EDGES), O_ANG in s
