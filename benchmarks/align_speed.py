@@ -12,8 +12,8 @@ Parts (``--part``):
 - ``neural``: a tiny random 8-layer BERT (WordPiece vocabulary built here) on ``--neural-pairs``
   pairs on the CPU: ``simalign.SentenceAligner`` (one pair at a time, ArgMax + IterMax) vs
   :class:`xlcorpus.align.neural.NeuralAligner` (batched, same methods); checks the links are
-  identical and prints the speed-up (``--threads`` torch threads for both, default 1). On a
-  GPU machine ``--device cuda`` adds our GPU figure.
+  identical and prints the speed-up (``--threads`` torch threads for both; models of hidden
+  size 32, as in the tests, and 64). On a GPU machine ``--device cuda`` adds our GPU figure.
 
 Run: ``.venv/bin/python benchmarks/align_speed.py --part all``
 Writes ``benchmarks/results/align_speed.json`` (merging parts run separately).
@@ -105,7 +105,7 @@ def bench_statistical(n: int) -> dict:
             "peak_rss_mb_eflomal_children": round(maxrss_mb(resource.RUSAGE_CHILDREN))}
 
 
-def tiny_bert(folder: Path, words: list[str]) -> str:
+def tiny_bert(folder: Path, words: list[str], hidden: int = 64) -> str:
     import torch
     import transformers
 
@@ -115,14 +115,15 @@ def tiny_bert(folder: Path, words: list[str]) -> str:
     (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
     tok = transformers.BertTokenizer(str(folder / "vocab.txt"), do_lower_case=True)
     torch.manual_seed(0)
-    cfg = transformers.BertConfig(vocab_size=len(tok.vocab), hidden_size=64, num_hidden_layers=8,
-                                  num_attention_heads=4, intermediate_size=128, max_position_embeddings=256)
+    cfg = transformers.BertConfig(vocab_size=len(tok.vocab), hidden_size=hidden, num_hidden_layers=8,
+                                  num_attention_heads=max(2, hidden // 16), intermediate_size=2 * hidden,
+                                  max_position_embeddings=256)
     transformers.BertModel(cfg).save_pretrained(folder)
     tok.save_pretrained(folder)
     return str(folder)
 
 
-def bench_neural(n: int, device: str, batch_size: int) -> dict:
+def bench_neural(n: int, device: str, batch_size: int, hidden: int) -> dict:
     import torch
     from simalign import SentenceAligner
 
@@ -135,7 +136,7 @@ def bench_neural(n: int, device: str, batch_size: int) -> dict:
               [rng.choice(words[17:]) + ("s" if rng.random() < 0.2 else "") for _ in range(rng.randint(5, 20))])
              for _ in range(n)]
     with tempfile.TemporaryDirectory() as tmp:
-        model = tiny_bert(Path(tmp) / "tiny", words)
+        model = tiny_bert(Path(tmp) / "tiny", words, hidden)
         ref = SentenceAligner(model=model, token_type="bpe", matching_methods="ai", device="cpu", layer=8)
         t0 = time.perf_counter()
         expected = [ref.get_word_aligns(s, t) for s, t in pairs]
@@ -148,7 +149,7 @@ def bench_neural(n: int, device: str, batch_size: int) -> dict:
         ours_s = time.perf_counter() - t0
         same = all(got["argmax"][i] == sorted(e["inter"]) and got["itermax"][i] == sorted(e["itermax"])
                    for i, e in enumerate(expected))
-        out = {"pairs": n, "model": "random BERT, 8 layers, hidden 64, layer 8", "methods": "argmax+itermax",
+        out = {"pairs": n, "model": f"random BERT, 8 layers, hidden {hidden}, layer 8", "methods": "argmax+itermax",
                "torch_threads": torch.get_num_threads(),
                "baseline_simalign_cpu": {"seconds": round(base_s, 2), "pairs_per_s": round(n / base_s, 1)},
                "ours_batched_cpu": {"seconds": round(ours_s, 2), "pairs_per_s": round(n / ours_s, 1),
@@ -176,16 +177,19 @@ def main() -> None:
     ap.add_argument("--neural-pairs", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch CPU threads for both aligners (1: stable figures on a shared machine)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch CPU threads for both aligners (0: torch's default)")
+    ap.add_argument("--hidden", default="32,64", help="hidden sizes of the tiny models to compare on")
     args = ap.parse_args()
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     if args.part in ("neural", "all"):
         import torch
 
-        torch.set_num_threads(args.threads)
-        results["neural"] = bench_neural(args.neural_pairs, args.device, args.batch_size)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        results["neural"] = [bench_neural(args.neural_pairs, args.device, args.batch_size, int(h))
+                             for h in args.hidden.split(",")]
         print(json.dumps(results["neural"], indent=1), flush=True)
     if args.part in ("statistical", "all"):
         results["statistical"] = bench_statistical(args.pairs)

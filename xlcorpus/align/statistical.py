@@ -24,8 +24,8 @@ Defaults, chosen on the English-French Hansards gold (447 pairs, see
 training pairs), words truncated to their first 4 / 5 characters in alternate runs
 (``prefix_len=[4, 5]``), similarity priors on (identical tokens, equal numbers and
 punctuation, cognates by longest-common-subsequence ratio), ``vote`` at 0.5. AER: plain
-eflomal 17.4% (intersection) -> 8.6%; with the 29k Multi30k pairs as extra bitext 13.2% ->
-7.4%. Other options (see :class:`EflomalOptions`): ``priors`` (a priors file or
+eflomal 17.0% (intersection) -> 8.6%; with the 29k Multi30k pairs as extra bitext 13.1% ->
+7.3%. Other options (see :class:`EflomalOptions`): ``priors`` (a priors file or
 :class:`Priors` to reuse), ``romanize`` (compare uroman romanizations for the similarity
 priors), eflomal's own settings (``model``, ``n_samplers``, ``rel_iterations``,
 ``null_prior``, ``suffix_len``), ``workers`` (runs in parallel).
