@@ -51,13 +51,6 @@ def assert_same_tables(a: Store, b: Store, tables: list[str]) -> None:
         assert rows(a, t) == rows(b, t), t
 
 
-# Pipelines whose results vary from run to run on ANY engine (eflomal seeds its sampler from
-# /dev/urandom and cannot be seeded). A pipeline class can say so itself: ``reproducible = False``.
-STOCHASTIC = {"bitext-align": "eflomal alignments", "tprojection": "eflomal alignments"}
-
-
-def reproducible(spec) -> bool:
-    return getattr(type(spec.pipeline), "reproducible", spec.kind not in STOCHASTIC)
 
 
 class _Chain:
@@ -107,9 +100,6 @@ def test_every_pipeline_gives_the_same_tables(path, ray_session, chain, tmp_path
     written = [s for s in remote.steps if not s.skipped]
     assert written and all(stores["ray"].history(t)[0]["engine"] == "ray"
                            for s in written for t in s.versions)
-    if not reproducible(spec):
-        pytest.skip(f"{spec.kind} is not reproducible ({STOCHASTIC.get(spec.kind, 'stochastic stages')}): "
-                    "only steps, tables and schemas were compared")
     assert [s.input_rows for s in local.steps] == [s.input_rows for s in remote.steps]
     assert [s.rows for s in local.steps] == [s.rows for s in remote.steps]
     assert [s.rejects for s in local.steps] == [s.rejects for s in remote.steps]

@@ -47,6 +47,7 @@ def read_token_file(path: str) -> list[list[str]]:
 @click.option("--runs", type=click.IntRange(min=0), default=0, show_default=True,
               help="eflomal runs to vote over (0: 4 up to 200k pairs, else 1).")
 @click.option("--no-similarity-priors", is_flag=True, help="eflomal: no identical/cognate priors.")
+@click.option("--seed", type=int, default=0, show_default=True, help="eflomal seed (same seed: same links).")
 @click.option("--neural-method", type=click.Choice(["argmax", "itermax", "match"]), default="itermax",
               show_default=True)
 @click.option("--layer", type=int, default=8, show_default=True, help="neural: hidden layer.")
@@ -56,7 +57,7 @@ def read_token_file(path: str) -> list[list[str]]:
               help="Also write one line of link scores per pair.")
 @click.pass_obj
 def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext, runs,
-          no_similarity_priors, neural_method, layer, device, batch_size, scores_path) -> None:
+          no_similarity_priors, seed, neural_method, layer, device, batch_size, scores_path) -> None:
     """Word-align tokenized sentence pairs (eflomal on CPU by default, or a neural encoder)."""
     src, tgt = read_pairs_file(input_path)
     if method == "neural":
@@ -79,7 +80,7 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
             xs += a
             xt += b
         res = align_pairs(src, tgt, extra_src=xs or None, extra_tgt=xt or None,
-                          symmetrize=symmetrize, runs=runs or None,
+                          symmetrize=symmetrize, runs=runs or None, seed=seed,
                           similarity_priors=not no_similarity_priors)
         links, scores = res.links, res.scores
     Path(output_path).write_text("".join(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in links),

@@ -31,8 +31,8 @@ priors), eflomal's own settings (``model``, ``n_samplers``, ``rel_iterations``,
 ``null_prior``, ``suffix_len``), ``workers`` (runs in parallel).
 
 eflomal lowercases tokens itself and writes its links to files (read back here). Its sampler
-seeds from ``/dev/urandom`` and cannot be seeded: ``seed`` is recorded but runs are not
-bit-reproducible (a single run's AER varies by about 0.5 points; the 4-run vote much less).
+seeds itself from ``/dev/urandom``; :mod:`xlcorpus.align.seeding` serves it a stream derived
+from ``seed`` (and the run number), so the same input, options and seed give the same links.
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..ids import seed_for
 from .priors import Priors, romanize_types, similarity_priors
+from .seeding import seeded
 from .symmetrize import METHODS, symmetrize as _symmetrize
 
 Link = tuple[int, int]
@@ -73,7 +75,7 @@ class EflomalOptions:
     null_prior: float = 0.2
     prefix_len: int | list[int] = field(default_factory=lambda: [4, 5])  # run i: prefix_len[i % len]
     suffix_len: int = 0
-    workers: int = 1              # eflomal runs in parallel (each uses n_samplers threads)
+    workers: int = 1              # eflomal runs in parallel (serialised when seeding is active)
 
     @classmethod
     def from_kwargs(cls, options: dict) -> "EflomalOptions":
@@ -118,7 +120,7 @@ def _read_links(path: str, n: int) -> Links:
 
 
 def _run_eflomal(src_lines: list[str], tgt_lines: list[str], priors_path: str | None,
-                 opt: EflomalOptions, prefix_len: int) -> tuple[Links, Links]:
+                 opt: EflomalOptions, prefix_len: int, seed: int) -> tuple[Links, Links]:
     import eflomal
 
     aligner = eflomal.Aligner(model=opt.model, n_samplers=opt.n_samplers,
@@ -129,8 +131,9 @@ def _run_eflomal(src_lines: list[str], tgt_lines: list[str], priors_path: str | 
         fwd, rev = os.path.join(tmp, "fwd"), os.path.join(tmp, "rev")
         priors_fh = open(priors_path, encoding="utf-8") if priors_path else None
         try:
-            aligner.align(src_lines, tgt_lines, links_filename_fwd=fwd, links_filename_rev=rev,
-                          priors_input=priors_fh, quiet=True)
+            with seeded(seed):
+                aligner.align(src_lines, tgt_lines, links_filename_fwd=fwd, links_filename_rev=rev,
+                              priors_input=priors_fh, quiet=True)
         finally:
             if priors_fh:
                 priors_fh.close()
@@ -172,7 +175,8 @@ def align_pairs(src: list[list[str]], tgt: list[list[str]], *,
     opt.runs = n_runs
     with tempfile.TemporaryDirectory(prefix="xlc-priors-") as tmp:
         priors_path = _priors_file(opt, src + list(extra_src or []), tgt + list(extra_tgt or []), tmp)
-        jobs = [(train_src, train_tgt, priors_path, opt, prefixes[r % len(prefixes)]) for r in range(n_runs)]
+        jobs = [(train_src, train_tgt, priors_path, opt, prefixes[r % len(prefixes)], seed_for(seed, "eflomal", r))
+                for r in range(n_runs)]
         with ThreadPoolExecutor(max_workers=max(1, opt.workers)) as pool:
             results = list(pool.map(lambda a: _run_eflomal(*a), jobs))
     fwd_votes = _votes([r[0][:n] for r in results], n)

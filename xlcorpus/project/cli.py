@@ -36,10 +36,12 @@ from ..errors import InputError
               help="Local mT5-style candidate generator (T-Projection format).")
 @click.option("--device", help="torch device for the models (default: cuda if available).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel eflomal runs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="eflomal seed (same seed: same output).")
 @click.pass_obj
 def project(obj, source: str, target: str, output: str, method: str, extra: tuple[tuple[str, str], ...],
             src_lang: str, tgt_lang: str, runs: int, similarity_priors: bool, threshold: float,
-            nmt_model: str | None, generator_model: str | None, device: str | None, workers: int) -> None:
+            nmt_model: str | None, generator_model: str | None, device: str | None, workers: int,
+            seed: int) -> None:
     """Project the spans of SOURCE onto the tokens of TARGET (label projection)."""
     from .project import ProjectionOptions, project_corpus, read_bitext_tokens
     from .spans import Sentence, Span, read_conll, write_conll, write_jsonl
@@ -57,7 +59,8 @@ def project(obj, source: str, target: str, output: str, method: str, extra: tupl
         xs += s
         xt += t
     opts = ProjectionOptions(method=method, runs=runs, similarity_priors=similarity_priors, threshold=threshold,
-                             nmt_model=nmt_model, generator_model=generator_model, device=device, workers=workers)
+                             nmt_model=nmt_model, generator_model=generator_model, device=device, workers=workers,
+                             seed=seed)
     start = time.perf_counter()
     projected = project_corpus(src, tgt, src_lang, tgt_lang, xs, xt, opts)
     seconds = time.perf_counter() - start

@@ -107,7 +107,6 @@ class TProjectionPipeline(Pipeline):
     pairs of files that only help the alignment."""
 
     kind: ClassVar[str] = "tprojection"
-    reproducible: ClassVar[bool] = False  # eflomal cannot be seeded: scores and spans may vary
     source: Path
     target: Path
     src_lang: str = "en"
@@ -116,6 +115,7 @@ class TProjectionPipeline(Pipeline):
     extra_src: list[Path] = field(default_factory=list)
     extra_tgt: list[Path] = field(default_factory=list)
     runs: int = 3
+    seed: int = 0
     similarity_priors: bool = True
     threshold: float = 0.25
     nmt_model: str | None = None
@@ -132,7 +132,8 @@ class TProjectionPipeline(Pipeline):
             raise PipelineError("tprojection: method 'nmt' needs nmt_model (a local model folder)")
 
     def options(self) -> dict:
-        opts = ProjectionOptions(method=self.method, runs=self.runs, similarity_priors=self.similarity_priors,
+        opts = ProjectionOptions(method=self.method, runs=self.runs, seed=self.seed,
+                                 similarity_priors=self.similarity_priors,
                                  threshold=self.threshold,
                                  nmt_model=self.nmt_model, generator_model=self.generator_model)
         return asdict(opts)

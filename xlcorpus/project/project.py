@@ -50,6 +50,7 @@ class ProjectionOptions:
     device: str | None = None
     batch_size: int = 64
     workers: int = 1               # parallel eflomal runs
+    seed: int = 0                  # eflomal seed (same seed and inputs: same projection)
     extra_options: dict = field(default_factory=dict)
 
 
@@ -76,7 +77,7 @@ def align_corpus(src: Sequence[Sequence[str]], tgt: Sequence[Sequence[str]],
     all_src = [list(s) for s in src] + [list(s) for s in extra_src]
     all_tgt = [list(t) for t in tgt] + [list(t) for t in extra_tgt]
     result = align_pairs(all_src, all_tgt, symmetrize=opts.symmetrize, runs=opts.runs,
-                         threshold=0.0, workers=opts.workers,
+                         threshold=0.0, workers=opts.workers, seed=opts.seed,
                          similarity_priors=opts.similarity_priors, **opts.extra_options)
     n = len(src)
     table = LexicalTable.from_links(all_src, all_tgt, result.forward, result.reverse)
