@@ -31,13 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import yaml
-
 from . import __version__
 from .engine.core import Step
 from .engine.local import LocalEngine, StepReport
 from .errors import PipelineError
 from .ids import file_fingerprint, params_fingerprint
+from .schema import read_yaml_mapping
 from .store import Store
 
 # kind -> "module:Class"; modules are imported only when their kind is used.
@@ -202,15 +201,7 @@ def load(path: str | os.PathLike[str], overrides: list[str] | dict[str, str] | N
     p = Path(path)
     if not p.is_file():
         raise PipelineError(f"{p}: no such pipeline file")
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{p}: invalid YAML: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise PipelineError(f"{p}: expected a mapping with keys {sorted(TOP_KEYS)}")
-    unknown = set(doc) - TOP_KEYS
-    if unknown:
-        raise PipelineError(f"{p}: unknown key(s) {sorted(unknown)} (allowed: {sorted(TOP_KEYS)})")
+    doc = read_yaml_mapping(p, TOP_KEYS, PipelineError)
     kind = doc.get("pipeline")
     if not isinstance(kind, str):
         raise PipelineError(f"{p}: key 'pipeline' must name a pipeline kind (known: {sorted(KINDS)})")

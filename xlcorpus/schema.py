@@ -250,16 +250,22 @@ def schemas_dir() -> Path:
     raise SchemaError("no table contracts found (neither xlcorpus/_schemas nor ./schemas)")
 
 
-def _load_file(path: Path) -> TableContract:
+def read_yaml_mapping(path: Path, allowed: set[str], error: type[Exception] = SchemaError) -> dict:
+    """A YAML file whose top level is a mapping with only ``allowed`` keys; errors name the file."""
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise SchemaError(f"{path}: invalid YAML: {exc}") from exc
+        raise error(f"{path}: invalid YAML: {exc}") from exc
     if not isinstance(doc, dict):
-        raise SchemaError(f"{path}: expected a mapping at the top level")
-    unknown = set(doc) - {"table", "description", "partition_by", "fields"}
+        raise error(f"{path}: expected a mapping with keys {sorted(allowed)}")
+    unknown = set(doc) - allowed
     if unknown:
-        raise SchemaError(f"{path}: unknown key(s) {sorted(unknown)}")
+        raise error(f"{path}: unknown key(s) {sorted(unknown)} (allowed: {sorted(allowed)})")
+    return doc
+
+
+def _load_file(path: Path) -> TableContract:
+    doc = read_yaml_mapping(path, {"table", "description", "partition_by", "fields"})
     name = doc.get("table")
     if not isinstance(name, str) or not (TABLE_NAME.match(name) or name == "_rejects"):
         raise SchemaError(f"{path}: 'table' must be a valid table name, found {name!r}")

@@ -28,7 +28,6 @@ import pyarrow.compute as pc
 from ..engine.core import Reject, Stage, Step
 from ..errors import PipelineError
 from ..ids import params_fingerprint, stable_id
-from ..pipeline import Pipeline
 from ..schema import contract
 from ..sources.bitext import BitextImport
 from ..sources.files import iter_lines
@@ -101,16 +100,11 @@ class NeuralAlign(Stage):
 
 
 @dataclass
-class BitextAlignPipeline(Pipeline):
-    """Import bitext, tokenize with offsets, word-align (eflomal or neural), store."""
+class BitextAlignPipeline(BitextImport):
+    """Import bitext (the ``bitext-import`` parameters), tokenize with offsets, word-align
+    (eflomal or neural), store."""
 
     kind: ClassVar[str] = "bitext-align"
-    src_lang: str
-    tgt_lang: str
-    src: Path | None = None
-    tgt: Path | None = None
-    pairs: Path | None = None
-    format: Literal["auto", "moses", "pipes", "tsv"] = "auto"
     pretokenized: bool = False
     method: Literal["eflomal", "neural"] = "eflomal"
     symmetrize: str = "vote"
@@ -122,12 +116,13 @@ class BitextAlignPipeline(Pipeline):
     neural_method: Literal["argmax", "itermax", "match"] = "itermax"
     layer: int = 8
     device: str = "auto"
-    batch_size: int = 64
+    batch_size: int = 64               # rows per batch (import and neural alignment)
     lexical_min_count: int = 1
     codeswitch_ratio: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.method == "neural" and not self.model:
             raise PipelineError("bitext-align: method 'neural' needs 'model' (a local path or hub id)")
         if (self.extra_src is None) != (self.extra_tgt is None):
@@ -137,8 +132,6 @@ class BitextAlignPipeline(Pipeline):
         if self.symmetrize not in SYMMETRIZATIONS:
             raise PipelineError(f"bitext-align: unknown symmetrize {self.symmetrize!r} "
                                 f"(known: {', '.join(SYMMETRIZATIONS)})")
-        self._import = BitextImport(self.src_lang, self.tgt_lang, self.src, self.tgt, self.pairs,
-                                    self.format)
 
     def _bitext(self, store) -> pa.Table:
         t = store.to_arrow("bitext", columns=["id", "src_lang", "tgt_lang", "src", "tgt", "source", "line"])
@@ -203,7 +196,7 @@ class BitextAlignPipeline(Pipeline):
             yield contract("align_codeswitched").batch(rows)
 
     def steps(self, store) -> Iterator[Step]:
-        yield from self._import.steps(store)
+        yield from super().steps(store)
         if self.method == "eflomal":
             yield Step("align", self._eflomal_reader(store), [], ["bitext_aligned"], mode="merge",
                        source_column="pair_id", position_column="line")

@@ -37,6 +37,7 @@ from ``seed`` (and the run number), so the same input, options and seed give the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections import Counter
@@ -76,6 +77,7 @@ class EflomalOptions:
     prefix_len: int | list[int] = field(default_factory=lambda: [4, 5])  # run i: prefix_len[i % len]
     suffix_len: int = 0
     workers: int = 1              # eflomal runs in parallel (serialised when seeding is active)
+    deterministic: bool = True    # seed eflomal (samplers on one thread); False: faster, not repeatable
 
     @classmethod
     def from_kwargs(cls, options: dict) -> "EflomalOptions":
@@ -131,7 +133,7 @@ def _run_eflomal(src_lines: list[str], tgt_lines: list[str], priors_path: str | 
         fwd, rev = os.path.join(tmp, "fwd"), os.path.join(tmp, "rev")
         priors_fh = open(priors_path, encoding="utf-8") if priors_path else None
         try:
-            with seeded(seed):
+            with seeded(seed) if opt.deterministic else contextlib.nullcontext():
                 aligner.align(src_lines, tgt_lines, links_filename_fwd=fwd, links_filename_rev=rev,
                               priors_input=priors_fh, quiet=True)
         finally:
