@@ -46,6 +46,7 @@ def run_demo(store_dir: str, pipelines_dir: str | None, workers: int = 1,
         report = pl.run(spec.pipeline, store, LocalEngine(workers=workers, progress=progress))
         print_report(_Echo(), report)
     query = summary_query(store)
-    echo(f"\nstore: {store.root}\nDuckDB> {query}")
+    first = query.split(" UNION ALL ")[0]
+    echo(f"\nstore: {store.root}\nDuckDB> {first} UNION ALL ... ({len(store.tables())} tables) ORDER BY table_name")
     echo(render_table(store.sql(query)))
     return store
