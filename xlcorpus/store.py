@@ -308,21 +308,24 @@ class Store:
         """
         import duckdb
 
+        tables = self.tables()
+        pinned: dict[str, int] = {}
+        if release is not None:
+            releases = self.releases()
+            if release not in releases:
+                raise StoreError(f"no release {release!r} (known: {sorted(releases)})")
+            pinned = dict(releases[release])
+        unknown = set(at or {}) - set(tables)
+        if unknown:
+            raise StoreError(f"--at names unknown table(s): {sorted(unknown)}")
+        pinned.update(at or {})
         con = duckdb.connect(":memory:")
-        at = dict(at or {})
-        for table in self.tables():
-            version = at.pop(table, None)
-            if release is not None and version is None:
-                version = self.releases().get(release, {}).get(table)
-                if version is None:
-                    continue
-            con.register(table, self.read(table, version))
-        if at:
-            raise StoreError(f"--at names unknown table(s): {sorted(at)}")
-        if release is not None and release not in self.releases():
-            raise StoreError(f"no release {release!r} (known: {sorted(self.releases())})")
+        for table in tables:
+            if release is not None and table not in pinned:
+                continue  # a table the release does not include
+            con.register(table, self.read(table, pinned.get(table)))
         for table, version in set(_VERSIONED_VIEW.findall(query or "")):
-            if table in self.tables():
+            if table in tables:
                 con.register(f"{table}__v{version}", self.read(table, int(version)))
         if not allow_external:
             con.execute("SET enable_external_access = false")
