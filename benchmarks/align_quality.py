@@ -27,11 +27,11 @@ import json
 import sys
 import time
 from pathlib import Path
+from _results import write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
-OUT = ROOT / "benchmarks" / "results" / "align_quality.json"
 
 # the Hansards gold writes French contractions expanded
 FR_EXPAND = {"l'": ["le"], "d'": ["de"], "qu'": ["que"], "c'": ["ce"], "n'": ["ne"], "s'": ["se"],
@@ -107,8 +107,7 @@ def main() -> None:
         label = "intersection" if name == "plain" else kw.get("symmetrize", "vote")
         results[name] = {"gold_only": run(src, tgt, gold, {}, label, **kw),
                          "with_multi30k": run(src, tgt, gold, {"extra_src": xs, "extra_tgt": xt}, label, **kw)}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=1) + "\n")
+    write_results("align_quality", results, indent=1)
     print(json.dumps({k: v for k, v in results.items() if k.startswith("ours_default") or k == "plain"}, indent=1))
 
 

@@ -31,10 +31,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _results import RESULTS, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-OUT = ROOT / "benchmarks" / "results" / "align_speed.json"
+OUT = RESULTS / "align_speed.json"  # merged with earlier parts of the run
 
 
 def maxrss_mb(who: int) -> float:
@@ -198,8 +199,7 @@ def main() -> None:
     if args.part in ("statistical", "all"):
         results["statistical"] = bench_statistical(args.pairs)
         print(json.dumps(results["statistical"], indent=1), flush=True)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=1) + "\n")
+    write_results("align_speed", results, indent=1)
 
 
 if __name__ == "__main__":

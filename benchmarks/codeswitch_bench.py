@@ -19,7 +19,6 @@ Writes ``benchmarks/results/codeswitch_bench.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from xlcorpus.codeswitch import synthetic  # noqa: E402
 from xlcorpus.codeswitch.entitycs import CSConfig, LabelIndex, code_switch  # noqa: E402
 from xlcorpus.codeswitch.reference import code_switch_rows, label_dict  # noqa: E402
+from _results import write_results  # noqa: E402
 
 
 def main() -> None:
@@ -83,9 +83,7 @@ def main() -> None:
           f"({n_out:,} code-switched rows, {n_out / ours:,.0f}/s); label index built in {index_s:.2f} s")
     print(f"baseline: {base_in.num_rows:,} sentences in {base:.2f} s = {base_rate:,.0f} sentences/s")
     print(f"speed-up: {res['speedup']}x; identical output on the baseline rows: {identical}")
-    out = ROOT / "benchmarks" / "results" / "codeswitch_bench.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n")
+    out = write_results("codeswitch_bench", res)
     print(f"wrote {out}")
 
 

@@ -13,15 +13,14 @@ standard deviation of per-fold accuracy. Results go to ``benchmarks/results/etym
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
 from pathlib import Path
+from _results import write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO.parent / "shared" / "data" / "maltese" / "etymology-annotations.dev.tsv"
-RESULTS = REPO / "benchmarks" / "results"
 
 
 def main() -> int:
@@ -51,9 +50,7 @@ def main() -> int:
             print(f"{m:10} {r['accuracy']:9.4f} {r['macro_f1']:9.4f}  "
                   + "  ".join(f"{r['per_class'].get(c, {}).get('f1', 0.0):14.4f}" for c in classes)
                   + f"   (fold acc {r['fold_accuracy_mean']:.4f} +- {r['fold_accuracy_std']:.4f})")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "etymology_cv.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwrote {RESULTS / 'etymology_cv.json'}")
+    print(f"\nwrote {write_results('etymology_cv', result)}")
     return 0
 
 

@@ -17,7 +17,6 @@ default, ``--seed N``): one seed gives one result; F1 varies by about a point ac
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -31,6 +30,7 @@ from xlcorpus.project.evaluate import evaluate_spans  # noqa: E402
 from xlcorpus.project.project import (ProjectionOptions, align_corpus, minmax,  # noqa: E402
                                       project_corpus, read_bitext_tokens)
 from xlcorpus.project.spans import Span, read_conll  # noqa: E402
+from _results import write_results  # noqa: E402
 
 
 def figures(gold, pred) -> dict:
@@ -96,9 +96,7 @@ def main() -> None:
               "baseline_pairs_per_s_with_alignment": round(len(src) / t_single, 2), "baseline_minmax": baseline, "ours_features": ours,
               "f1_gain_over_best_baseline": round(ours["f1"] - best_base, 2),
               "machine": f"{platform.machine()} {platform.processor() or ''}".strip()}
-    out = ROOT / "benchmarks" / "results" / "projection_bench.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_results("projection_bench", result)
     for name, b in baseline.items():
         print(f"baseline minmax {name:20s} F1 {b['f1']:.2f}  (P {b['precision']:.2f} R {b['recall']:.2f})")
     print(f"ours features (seed {args.seeds[0]})         F1 {ours['f1']:.2f}  (P {ours['precision']:.2f} "

@@ -27,15 +27,14 @@ workers) is kept as ``efficiency``. Writes ``benchmarks/results/ray_bench.json``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
 import tempfile
 import time
 from pathlib import Path
+from _results import write_results  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 WORDS = ("the a corpus language model entity Paris river translation of and in data token "
          "sentence Malta city north old new bridge").split()
 
@@ -146,8 +145,7 @@ def main() -> None:
         out["alone"] = parts(src, tgt, tmp_path / "replay")
         out["predicted_rows_per_s"] = {w: predict(out["alone"], w) for w in (args.workers, 16, 64)}
         out["efficiency"] = out["ray_warm_rows_per_s"] / out["predicted_rows_per_s"][args.workers]["driver_reader"]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ray_bench.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    write_results("ray_bench", out)
     print(f"{args.pairs:,} pairs, {args.workers} workers ({out['cpus']} CPUs); ray.init {out['ray_init_s']:.1f} s")
     print(f"local: {out['local_s']:.2f} s  {out['local_rows_per_s']:,.0f} rows/s")
     print(f"ray:   {out['ray_cold_s']:.2f} s  {out['ray_cold_rows_per_s']:,.0f} rows/s (first run)")

@@ -33,12 +33,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _results import write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NTREX = REPO.parent / "shared" / "data" / "parallel" / "ntrex128"
 FILES = ["deu", "ita", "spa", "fra", "mlt", "eng", "arb", "heb", "rus", "ell", "hin", "zho-CN",
          "jpn", "kor", "amh", "tha"]
-RESULTS = REPO / "benchmarks" / "results"
 
 
 def ntrex_path(code: str) -> Path:
@@ -170,8 +170,7 @@ def main() -> int:
         **runs,
         "goal": ">= 10x sentences/s on 2 cores with identical output",
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "romanize_bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    write_results("romanize_bench", result)
     print(json.dumps({k: result[k] for k in ("baseline", *runs)}, indent=2, ensure_ascii=False))
     ok = all(r["identical"] == n_sent for r in runs.values())
     print("identical output on every sentence" if ok else "MISMATCH: see the JSON")

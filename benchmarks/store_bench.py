@@ -24,13 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from _results import write_results  # noqa: E402
 
 LANGS = ["en", "de", "fr", "es", "it", "mt", "zh-hans", "ar", "ru", "sw"]
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def bench_contract():
@@ -122,8 +121,7 @@ def main() -> None:
         "store_peak_mb": res["store"]["peak_mb"], "plain_peak_mb": res["plain"]["peak_mb"],
         "duckdb_group_by_first_s": res["sql"]["first_s"], "duckdb_group_by_second_s": res["sql"]["second_s"],
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "store_bench.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_results("store_bench", summary)
     print(f"rows {args.rows:,}: generate {gen:.2f}s | plain parquet {res['plain']['seconds']:.2f}s | "
           f"store {res['store']['seconds']:.2f}s")
     print(f"store / plain (net of generation): {summary['ratio_store_vs_plain_net_of_generation']:.2f}x "

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from xlcorpus.codeswitch.entitycs import XLMR_LANGUAGES  # noqa: E402
+from _results import write_results  # noqa: E402
 
 LANGS = [f"{a}{b}" for a in "abcdefghijklmnopqrstuvwxyz" for b in "aeiou"][:60] + list(XLMR_LANGUAGES)
 KEEP = sorted(set(XLMR_LANGUAGES))
@@ -182,9 +183,7 @@ def main() -> None:
             results["peak_rss_mb"] = {f"{args.entities} entities": round(rss1), f"{2 * args.entities} entities": round(rss2)}
             print(f"peak RSS ({w} workers): {rss1:.0f} MB for {args.entities:,} entities, "
                   f"{rss2:.0f} MB for {2 * args.entities:,}")
-    out = ROOT / "benchmarks" / "results" / "wikidata_ingest.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out = write_results("wikidata_ingest", results)
     print(f"wrote {out}")
 
 
