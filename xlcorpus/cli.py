@@ -86,7 +86,7 @@ def run(obj: Ctx, pipeline_file: str, store: str, overrides: tuple[str, ...], wo
     spec = pl.load(pipeline_file, list(overrides))
     report = pl.run(spec.pipeline, open_store(store, must_exist=False),
                     make_engine(engine, workers, fail_fast, not obj.quiet), force=force)
-    print_report(obj, report)
+    print_report(obj.echo, report)
 
 
 def make_engine(name: str, workers: int, fail_fast: bool, progress: bool):
@@ -99,15 +99,16 @@ def make_engine(name: str, workers: int, fail_fast: bool, progress: bool):
     return LocalEngine(workers=workers, fail_fast=fail_fast, progress=progress)
 
 
-def print_report(obj: Ctx, report) -> None:
+def print_report(echo, report) -> None:
+    """One line per step: rows per table and version, rejects, duplicates, speed."""
     for s in report.steps:
         if s.skipped:
-            obj.echo(f"{report.pipeline}/{s.step}: up to date (same inputs and parameters), skipped")
+            echo(f"{report.pipeline}/{s.step}: up to date (same inputs and parameters), skipped")
             continue
         rows = ", ".join(f"{t}: {n:,} rows (v{s.versions.get(t)})" for t, n in s.rows.items())
         extra = f", {s.duplicates:,} duplicates dropped" if s.duplicates else ""
-        obj.echo(f"{report.pipeline}/{s.step}: {rows}; {s.rejects:,} rejected{extra}; "
-                 f"{s.input_rows:,} records in {s.seconds:.2f} s ({s.rows_per_s:,.0f}/s)")
+        echo(f"{report.pipeline}/{s.step}: {rows}; {s.rejects:,} rejected{extra}; "
+             f"{s.input_rows:,} records in {s.seconds:.2f} s ({s.rows_per_s:,.0f}/s)")
 
 
 # ----------------------------------------------------------------- tables

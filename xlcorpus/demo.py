@@ -33,18 +33,11 @@ def run_demo(store_dir: str, pipelines_dir: str | None, workers: int = 1,
     files = sorted(folder.glob("*.yaml"))
     if not files:
         raise PipelineError(f"{folder}: no pipeline files")
-
-    class _Echo:
-        quiet = False
-
-        def echo(self, msg: str = "") -> None:
-            echo(msg)
-
     for path in files:
         echo(f"== {path.name}")
         spec = pl.load(path)
         report = pl.run(spec.pipeline, store, LocalEngine(workers=workers, progress=progress))
-        print_report(_Echo(), report)
+        print_report(echo, report)
     query = summary_query(store)
     first = query.split(" UNION ALL ")[0]
     echo(f"\nstore: {store.root}\nDuckDB> {first} UNION ALL ... ({len(store.tables())} tables) ORDER BY table_name")

@@ -40,4 +40,4 @@ def mask(obj, tokenizer: str, store: str, strategy: str, seed: int, max_length: 
                 ["entitycs_masked"], mode="merge", source_column="id", position_column="none")
     engine = make_engine("local", workers, False, not obj.quiet)
     report = engine.run_step(step, st, run_id, {"pipeline": "mask", "params": params, "run_id": run_id})
-    print_report(obj, RunReport("mask", run_id, [report]))
+    print_report(obj.echo, RunReport("mask", run_id, [report]))
