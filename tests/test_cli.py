@@ -55,7 +55,7 @@ def test_tables_history_and_sql_formats(loaded, tmp_path, capsys):
     rc, out, _ = cli(capsys, "tables", "--store", str(loaded))
     assert rc == 0 and out.splitlines() == ["bitext\t6\tv0", "bitext_rejects\t1\tv0"]
     rc, out, _ = cli(capsys, "history", "bitext", "--store", str(loaded))
-    assert out.startswith("v0\tWRITE\tbitext-import\trows=6")
+    assert out.startswith("v0\tCREATE TABLE\tbitext-import\trows=6")  # created with its rows
     rc, out, _ = cli(capsys, "history", "bitext", "--store", str(loaded), "--json")
     assert json.loads(out)["params"]["src_lang"] == "en"
     rc, out, _ = cli(capsys, "sql", "--store", str(loaded), "select count(*) as n from bitext")

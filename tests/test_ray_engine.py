@@ -146,7 +146,7 @@ class PartsReader:
     def __init__(self, paths: list[Path]):
         self.paths = paths
 
-    def parts(self):
+    def parts(self, workers=1):
         return [_Part(p) for p in self.paths]
 
     def __iter__(self):

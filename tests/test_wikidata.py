@@ -135,9 +135,9 @@ def test_workers_and_chunk_size_do_not_change_tables(tmp_path):
     from xlcorpus.engine.local import LocalEngine
     from xlcorpus.store import Store
 
-    def build(workers, chunk):
-        store = Store(tmp_path / f"s{workers}-{chunk}")
-        step = Step("wikidata", read_wikidata(default_dump(), chunk_bytes=chunk),
+    def build(workers, chunk, part=64 << 20):
+        store = Store(tmp_path / f"s{workers}-{chunk}-{part}")
+        step = Step("wikidata", read_wikidata(default_dump(), chunk_bytes=chunk, part_bytes=part),
                     [ParseEntities(["en", "de", "fr", "mt"], ["enwiki"])],
                     ["wikidata_labels", "wikidata_sitelinks"])
         LocalEngine(workers=workers, progress=False).run_step(step, store, "r", {})
@@ -145,9 +145,36 @@ def test_workers_and_chunk_size_do_not_change_tables(tmp_path):
                                                              "wikidata_labels_rejects")}
 
     one, two = build(1, 1 << 20), build(2, 700)
+    assert read_wikidata(default_dump(), part_bytes=2000).parts()  # the workers read byte ranges
+    three = build(2, 700, part=2000)
     for t in one:
         assert one[t].equals(two[t]), t
+        assert one[t].equals(three[t]), t
     assert one["wikidata_labels_rejects"].num_rows == 1
+
+
+def rows_of(batches):
+    return [(r["position"], r["raw"], r["whole"]) for b in batches for r in b.to_pylist()]
+
+
+def test_parts_read_exactly_the_lines_of_the_whole_file(tmp_path):
+    lines = [b"[", *(json.dumps(entity(f"Q{i}", en="x" * (i * 7 % 50))).encode() + b"," for i in range(40)),
+             b"", b"  ", b'{"type": "item", "id": "Q99", "labels": {"en": {"langu']  # cut last line
+    path = tmp_path / "dump.json"
+    path.write_bytes(b"\n".join(lines))
+    whole = rows_of(read_wikidata(path, chunk_bytes=300))
+    assert whole[-1][2] is False and len(whole) == 41
+    for part_bytes in (1, 2, 97, 500, path.stat().st_size - 1):
+        parts = read_wikidata(path, chunk_bytes=300, part_bytes=part_bytes).parts()
+        assert parts is not None and len(parts) > 1
+        assert rows_of(b for part in parts for b in part()) == whole, part_bytes
+    assert read_wikidata(path, part_bytes=path.stat().st_size).parts() is None  # one part: read here
+    gz = tmp_path / "dump.json.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert read_wikidata(gz, part_bytes=10).parts() is None  # compressed: decompressed in one place
+    doc = tmp_path / "Q1.json"
+    doc.write_text(json.dumps(entity("Q1", en="One"), indent=2))
+    assert read_wikidata(doc, part_bytes=10).parts() is None
 
 
 @pytest.mark.parametrize("path", [default_dump(), HEAD50])

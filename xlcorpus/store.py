@@ -30,17 +30,21 @@ import json
 import os
 import re
 import unicodedata
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 
 from . import __version__
 from .errors import ConflictError, QueryError, StoreError
+from .parts import PartFile, partition_dir, read_parts
 from .schema import TABLE_NAME, TableContract, contract
+
+if TYPE_CHECKING:  # pyarrow.dataset imports pandas: keep it out of worker start-up
+    import pyarrow.dataset as pads
 
 Mode = Literal["append", "overwrite", "merge", "error"]
 Data = pa.RecordBatch | pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
@@ -176,6 +180,64 @@ class Store:
                 ) from exc
             if "already exists" in str(exc) and mode in {"error", "merge"}:
                 raise ConflictError(f"table {table!r} was created by another writer: {exc}") from exc
+            raise
+        return self.version(table)
+
+    def add_files(self, table: str, files: list[PartFile], mode: Mode = "append",
+                  metadata: Mapping[str, Any] | None = None) -> int:
+        """Commit part files written by :class:`~xlcorpus.parts.PartWriter` (rows already
+        validated); return the new version.
+
+        The files are moved into the table and added in one commit, without reading them
+        again (``append``, ``overwrite``, ``error``, and ``merge`` into a table that does not
+        exist yet). ``merge`` into an existing table, and remote stores, read them back and
+        go through :meth:`write`. If the commit fails, the moved files are removed and the
+        table is as it was.
+        """
+        from deltalake import CommitProperties, Schema
+        from deltalake.transaction import AddAction, create_table_with_add_actions
+
+        c = contract(check_table_name(table))
+        exists = self.exists(table)
+        if not self.is_local or (mode == "merge" and exists):
+            return self.write(table, read_parts(c, files), mode=mode, metadata=metadata)
+        if mode not in {"append", "overwrite", "error", "merge"}:
+            raise StoreError(f"unknown write mode {mode!r} (append, overwrite, merge, error)")
+        if mode in {"error", "merge"} and exists:
+            raise ConflictError(f"table {table!r} already exists (mode {mode!r})")
+        root = Path(self.uri(table))
+        moved: list[Path] = []
+        actions = []
+        try:
+            for f in files:
+                rel = "/".join(p for p in (partition_dir(f.partition), f"part-{uuid.uuid4().hex}.parquet") if p)
+                dest = root / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(f.path, dest)
+                moved.append(dest)
+                st = dest.stat()
+                actions.append(AddAction(rel, st.st_size, dict(f.partition), int(st.st_mtime * 1000), True,
+                                         f.stats or json.dumps({"numRecords": f.rows})))
+            props = CommitProperties(custom_metadata=self._commit_metadata(metadata))
+            schema = Schema.from_arrow(c.arrow_schema)
+            partition_by = list(c.partition_by) or None
+            if exists:
+                self._delta(table).create_write_transaction(actions, mode=mode, schema=schema,
+                                                            partition_by=partition_by, commit_properties=props)
+            else:
+                create_table_with_add_actions(self.uri(table), schema, actions, mode="error",
+                                              partition_by=partition_by, commit_properties=props)
+        except Exception as exc:
+            for path in moved:
+                path.unlink(missing_ok=True)
+            if mode == "merge" and not exists and self.exists(table):  # created meanwhile: merge
+                raise ConflictError(f"table {table!r} was created by another writer while this run "
+                                    f"committed; nothing of this run is visible, run it again") from exc
+            from deltalake.exceptions import CommitFailedError
+
+            if isinstance(exc, CommitFailedError):
+                raise ConflictError(f"table {table!r}: another writer committed first ({exc}); "
+                                    "nothing of this write is visible, retry it") from exc
             raise
         return self.version(table)
 

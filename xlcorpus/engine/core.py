@@ -213,6 +213,21 @@ def _to_batch(cols: list[list[Any]], schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(cols, schema)], schema=schema)
 
 
+def reader_parts(reader: Any, workers: int = 1) -> list[Callable[[], Iterable[Any]]] | None:
+    """The reader's parts for parallel reading, or None if it is a plain iterable.
+
+    A reader may offer ``parts(workers=N)``: picklable callables, each returning an
+    iterable of batches and rejects, that together give what iterating the reader gives,
+    in order (byte ranges of a dump file...), or None to be read whole. Engines then read
+    the parts in their workers.
+    """
+    parts = getattr(reader, "parts", None)
+    if not callable(parts):
+        return None
+    got = parts(workers=workers)
+    return None if got is None else list(got)
+
+
 def iter_batches(data: Iterable[Any]) -> Iterator[pa.RecordBatch | Reject]:
     """Flatten tables into batches; pass rejects through."""
     for item in data:

@@ -18,20 +18,22 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 
 from ..errors import PipelineError
 from ..ids import stable_id
+from ..parts import PartFile, PartWriter
 from ..schema import contract
 from ..store import Store
-from .core import Reject, Stage, Step, apply_stages, as_stage, iter_batches
+from .core import Reject, Stage, Step, apply_stages, as_stage, iter_batches, reader_parts
+
+# One work unit's outputs ({table: batch, or part files a worker wrote}), rejects, input rows.
+Result = tuple[dict[str, "pa.RecordBatch | list[PartFile]"], list[Reject], int]
 
 _WORKER: dict[str, Any] = {}
 
@@ -55,36 +57,38 @@ class StepReport:
 
 
 class Spill:
-    """Per-table Parquet spill files for one step run (the only thing written before commit)."""
+    """The part files of one step run, per table (the only thing written before commit).
+
+    Batches that reach the main process are validated and written here by one
+    :class:`~xlcorpus.parts.PartWriter` per table; files that workers wrote themselves
+    are recorded as they are. :meth:`commit` adds them all to the store.
+    """
 
     def __init__(self, root: Path, tables: list[str]):
         self.root = root
-        self.writers: dict[str, pq.ParquetWriter] = {}
-        self.rows = {t: 0 for t in tables}
         root.mkdir(parents=True, exist_ok=True)
+        self.writers = {t: PartWriter(root, contract(t), prefix="main") for t in tables}
+        self.files: dict[str, list[PartFile]] = {t: [] for t in tables}
+        self.rows = {t: 0 for t in tables}
 
     def add(self, table: str, batch: pa.RecordBatch) -> None:
-        c = contract(table)
-        batch = c.validate(batch)
-        if table not in self.writers:
-            (self.root / table).mkdir(exist_ok=True)
-            self.writers[table] = pq.ParquetWriter(self.root / table / "part-0.parquet", c.arrow_schema,
-                                                   compression="zstd")
-        self.writers[table].write_batch(batch)
-        self.rows[table] = self.rows.get(table, 0) + batch.num_rows
+        self.writers[table].add(contract(table).validate(batch))
+        self.rows[table] += batch.num_rows
+
+    def add_files(self, table: str, files: list[PartFile]) -> None:
+        self.files[table].extend(files)
+        self.rows[table] += sum(f.rows for f in files)
 
     def close(self) -> None:
-        for w in self.writers.values():
-            w.close()
-        self.writers.clear()
+        for table, w in self.writers.items():
+            self.files[table].extend(w.close())
 
-    def reader(self, table: str) -> pa.RecordBatchReader:
-        c = contract(table)
-        path = self.root / table
-        if not path.exists():
-            return pa.RecordBatchReader.from_batches(c.arrow_schema, iter(()))
-        ds = pads.dataset(path, format="parquet", schema=c.arrow_schema)
-        return ds.scanner(batch_size=64 * 1024).to_reader()
+    def abort(self) -> None:
+        for w in self.writers.values():
+            w.abort()
+
+    def commit(self, store: Store, table: str, mode: str, metadata: dict[str, Any]) -> int:
+        return store.add_files(table, self.files[table], mode=mode, metadata=metadata)  # type: ignore[arg-type]
 
 
 def _init_worker(step: Step, stages: list[Stage], fail_fast: bool) -> None:
@@ -97,11 +101,36 @@ def _work(batch: pa.RecordBatch):
     return apply_stages(_WORKER["step"], _WORKER["stages"], batch, _WORKER["fail_fast"])
 
 
+def _work_part(index: int, part: Callable[[], Iterable[Any]], staging: str) -> Result:
+    """Read one reader part, run the stages and write the outputs to part files here."""
+    step: Step = _WORKER["step"]
+    writers = {t: PartWriter(Path(staging), contract(t), prefix=f"p{index:05d}") for t in step.outputs}
+    rejects: list[Reject] = []
+    n_in = 0
+    try:
+        for item in iter_batches(part()):
+            if isinstance(item, Reject):
+                rejects.append(item)
+                continue
+            outs, rej = apply_stages(step, _WORKER["stages"], item, _WORKER["fail_fast"])
+            rejects.extend(rej)
+            n_in += item.num_rows
+            for table, batch in outs.items():
+                writers[table].add(contract(table).validate(batch))
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    return {t: w.close() for t, w in writers.items()}, rejects, n_in
+
+
 class StagedEngine:
     """What every engine shares: results -> dedupe -> spill -> one commit per table.
 
-    Subclasses implement ``_results(step)``: ``(outputs, rejects, input_rows)`` per work unit,
-    in input order (the local engine: a process pool; the Ray engine: Ray Data).
+    Subclasses implement ``_results(step, staging)``: ``(outputs, rejects, input_rows)`` per
+    work unit, in input order (the local engine: a process pool; the Ray engine: Ray Data).
+    ``outputs`` maps a table to a batch (deduplicated and written to part files here) or to
+    a list of :class:`~xlcorpus.parts.PartFile` a worker wrote under ``staging`` itself.
     """
 
     name = "staged"
@@ -114,7 +143,7 @@ class StagedEngine:
         self.progress = progress
         self._seen: dict[str, set] = {}
 
-    def _results(self, step: Step) -> Iterator[tuple[dict[str, pa.RecordBatch], list[Reject], int]]:
+    def _results(self, step: Step, staging: Path) -> Iterator[Result]:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ run
@@ -130,27 +159,32 @@ class StagedEngine:
         start = time.perf_counter()
         try:
             with _Progress(self.progress, step.name) as bar:
-                for outs, rejects, n_in in self._results(step):
+                for outs, rejects, n_in in self._results(step, staging):
                     report.input_rows += n_in
-                    for table, batch in outs.items():
-                        batch, dropped = self._dedupe(step, table, batch)
+                    n_out = 0
+                    for table, out in outs.items():
+                        if isinstance(out, list):  # part files a worker wrote
+                            spill.add_files(table, out)
+                            n_out += sum(f.rows for f in out)
+                            continue
+                        batch, dropped = self._dedupe(step, table, out)
                         report.duplicates += dropped
                         if batch.num_rows:
                             spill.add(table, batch)
+                            n_out += batch.num_rows
                     if rejects:
                         spill.add(step.rejects, _rejects_batch(step.rejects, run_id, rejects))
                         report.rejects += len(rejects)
-                    bar.advance(n_in, sum(b.num_rows for b in outs.values()))
+                    bar.advance(n_in, n_out)
             spill.close()
             for table in step.outputs:
-                meta = {**metadata, "rows": spill.rows.get(table, 0), "step": step.name}
-                report.versions[table] = store.write(table, spill.reader(table), mode=step.mode, metadata=meta)
-                report.rows[table] = spill.rows.get(table, 0)
+                meta = {**metadata, "rows": spill.rows[table], "step": step.name}
+                report.versions[table] = spill.commit(store, table, step.mode, meta)
+                report.rows[table] = spill.rows[table]
             meta = {**metadata, "rows": report.rejects, "step": step.name}
-            report.versions[step.rejects] = store.write(step.rejects, spill.reader(step.rejects),
-                                                        mode="merge", metadata=meta)
+            report.versions[step.rejects] = spill.commit(store, step.rejects, "merge", meta)
         finally:
-            spill.close()
+            spill.abort()
             shutil.rmtree(staging, ignore_errors=True)
             _remove_if_empty(staging.parent)
         report.seconds = time.perf_counter() - start
@@ -179,32 +213,40 @@ class LocalEngine(StagedEngine):
         super().__init__(workers, fail_fast, progress)
         self.max_in_flight = max_in_flight or 2 * workers
 
-    def _results(self, step: Step) -> Iterator[tuple[dict[str, pa.RecordBatch], list[Reject], int]]:
+    def _results(self, step: Step, staging: Path) -> Iterator[Result]:
         stages = [as_stage(s) for s in step.stages]
-        items = iter_batches(step.reader)
         if self.workers == 1:
             for s in stages:
                 s.setup()
-            for item in items:
+            for item in iter_batches(step.reader):
                 if isinstance(item, Reject):
                     yield {}, [item], 0
                 else:
                     outs, rej = apply_stages(step, stages, item, self.fail_fast)
                     yield outs, rej, item.num_rows
             return
+        # A reader with parts (byte ranges of a dump...) is read by the workers, which also
+        # write their outputs; otherwise this process reads and the workers return batches.
+        parts = None if step.dedupe else reader_parts(step.reader, self.workers)
         ctx = mp.get_context("spawn")
         shipped = dataclasses.replace(step, reader=(), stages=[])  # readers stay here
         pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
                                       initargs=(shipped, stages, self.fail_fast))
         pending: deque = deque()
         try:
-            for item in items:
-                if isinstance(item, Reject):
-                    pending.append((None, [item], 0))
-                else:
-                    pending.append((pool.submit(_work, item), None, item.num_rows))
-                while len(pending) > self.max_in_flight or (pending and pending[0][0] is None):
-                    yield self._pop(pending)
+            if parts is not None:
+                for i, part in enumerate(parts):
+                    pending.append((pool.submit(_work_part, i, part, str(staging)), None, None))
+                    while len(pending) > self.max_in_flight:
+                        yield self._pop(pending)
+            else:
+                for item in iter_batches(step.reader):
+                    if isinstance(item, Reject):
+                        pending.append((None, [item], 0))
+                    else:
+                        pending.append((pool.submit(_work, item), None, item.num_rows))
+                    while len(pending) > self.max_in_flight or (pending and pending[0][0] is None):
+                        yield self._pop(pending)
             while pending:
                 yield self._pop(pending)
         except BaseException:
@@ -220,8 +262,8 @@ class LocalEngine(StagedEngine):
         fut, rejects, n = pending.popleft()
         if fut is None:
             return {}, rejects, n
-        outs, rej = fut.result()
-        return outs, rej, n
+        result = fut.result()
+        return result if n is None else (*result, n)
 
 
 def _rejects_batch(table: str, run_id: str, rejects: list[Reject]) -> pa.RecordBatch:

@@ -39,8 +39,8 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import PipelineError
-from .core import Reject, Stage, Step, apply_stages, as_stage, iter_batches
-from .local import StagedEngine
+from .core import Reject, Stage, Step, apply_stages, as_stage, iter_batches, reader_parts
+from .local import Result, StagedEngine
 
 INSTALL_HINT = "pip install 'xlcorpus[ray]'"
 OBJECT_STORE_MB = 768
@@ -190,12 +190,6 @@ def gpus_per_actor(stages: list[Stage]) -> float:
     return max((float(getattr(s, "num_gpus", 0) or 0) for s in stages), default=0.0)
 
 
-def reader_parts(reader: Any) -> list[Callable[[], Iterable[Any]]] | None:
-    """The reader's parts for file-level parallelism, or None if it is a plain iterable."""
-    parts = getattr(reader, "parts", None)
-    return list(parts()) if callable(parts) else None
-
-
 class _Feeder(threading.Thread):
     """Pulls a driver-side reader into the cluster queue; keeps the reader's error, if any."""
 
@@ -248,9 +242,9 @@ class RayEngine(StagedEngine):
         super().__init__(workers, fail_fast, progress)
         self.ray = init_ray(workers, address, object_store_mb)  # once per process, then reused
 
-    def _results(self, step: Step) -> Iterator[tuple[dict[str, pa.RecordBatch], list[Reject], int]]:
+    def _results(self, step: Step, staging) -> Iterator[Result]:
         stages = [as_stage(s) for s in step.stages]
-        parts = reader_parts(step.reader)
+        parts = reader_parts(step.reader, self.workers)
         if parts == []:
             return
         actors = needs_actors(stages)

@@ -43,6 +43,8 @@ from .files import display_name, open_binary
 RAW_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()), ("raw", pa.large_binary()),
                         ("whole", pa.bool_())])
 CHUNK_BYTES = 8 << 20
+PART_BYTES = 64 << 20
+COMPRESSED = (".gz", ".bz2", ".xz")
 _CLAIMS = b'"claims":'
 _SITELINKS = b'"sitelinks":'
 _STRIP = b" \t\r\n,"
@@ -58,40 +60,95 @@ def _chunk(source: str, positions: list[int], raws: list[bytes], last_whole: boo
 
 
 def read_wikidata(path: str | os.PathLike[str], chunk_bytes: int = CHUNK_BYTES,
-                  threads: int | None = None) -> Iterator[pa.RecordBatch]:
-    """Yield raw entity lines of a Wikidata dump in chunks of about ``chunk_bytes``.
+                  threads: int | None = None, part_bytes: int = PART_BYTES) -> WikidataReader:
+    """Raw entity lines of a Wikidata dump in chunks of about ``chunk_bytes``.
 
     Each batch has ``source`` (file name), ``position`` (byte offset of the line in the
     decompressed stream) and ``raw`` (the line, without its end). The ``[``/``]`` lines and
     blank lines are skipped. A file whose first line is an incomplete JSON object is read as
     one document (a pretty-printed single entity).
+
+    An uncompressed dump larger than ``part_bytes`` also offers :meth:`WikidataReader.parts`:
+    byte ranges that the engine's workers read themselves, so reading scales with workers
+    too (a compressed dump is decompressed here, ``.bz2`` with ``threads`` threads).
     """
-    source = display_name(path)
-    with open_binary(path, threads) as fh:
-        first = fh.readline()
-        if first.lstrip().startswith(b"{") and not _complete(first):
-            yield _chunk(source, [0], [first + fh.read()], False)
-            return
-        positions: list[int] = []
-        raws: list[bytes] = []
-        size = 0
-        offset = 0
-        line = first
-        last_whole = True
-        while line:
-            stripped = line.strip()
-            if stripped and stripped not in (b"[", b"]"):
-                positions.append(offset)
-                raws.append(line.rstrip(b"\r\n"))
-                last_whole = line.endswith(b"\n")
-                size += len(line)
-                if size >= chunk_bytes:
-                    yield _chunk(source, positions, raws)
-                    positions, raws, size = [], [], 0
-            offset += len(line)
-            line = fh.readline()
-        if raws:
-            yield _chunk(source, positions, raws, last_whole)
+    return WikidataReader(Path(path), chunk_bytes, threads, part_bytes)
+
+
+class WikidataReader:
+    """Iterable of raw line chunks of one dump (see :func:`read_wikidata`)."""
+
+    def __init__(self, path: Path, chunk_bytes: int, threads: int | None, part_bytes: int):
+        self.path, self.chunk_bytes, self.threads, self.part_bytes = path, chunk_bytes, threads, part_bytes
+        self.source = display_name(path)
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        with open_binary(self.path, self.threads) as fh:
+            first = fh.readline()
+            if _single_document(first):
+                yield _chunk(self.source, [0], [first + fh.read()], False)
+                return
+            yield from _line_chunks(fh, self.source, first, 0, None, self.chunk_bytes)
+
+    def parts(self, workers: int = 1) -> list[DumpPart] | None:
+        """Byte ranges of an uncompressed dump (None: read it whole, here): equal ranges of
+        at most ``part_bytes``, their number a multiple of ``workers`` (balanced work)."""
+        if self.path.suffix.lower() in COMPRESSED or not self.path.is_file():
+            return None
+        size = self.path.stat().st_size
+        if size <= self.part_bytes:
+            return None
+        with open(self.path, "rb") as fh:
+            if _single_document(fh.readline()):
+                return None
+        n = -(-size // self.part_bytes)
+        n = -(-n // workers) * workers
+        bounds = [size * i // n for i in range(n + 1)]
+        return [DumpPart(self.path, self.source, a, b, self.chunk_bytes) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+class DumpPart:
+    """The lines of a plain dump that *start* in ``[start, end)``, as raw line chunks."""
+
+    def __init__(self, path: Path, source: str, start: int, end: int, chunk_bytes: int):
+        self.path, self.source, self.start, self.end, self.chunk_bytes = path, source, start, end, chunk_bytes
+
+    def __call__(self) -> Iterator[pa.RecordBatch]:
+        with open(self.path, "rb", buffering=1 << 20) as fh:
+            if self.start:
+                fh.seek(self.start - 1)
+                fh.readline()  # the rest of a line that started before this part
+            offset = fh.tell()
+            if offset < self.end:
+                yield from _line_chunks(fh, self.source, fh.readline(), offset, self.end, self.chunk_bytes)
+
+
+def _single_document(first: bytes) -> bool:
+    return first.lstrip().startswith(b"{") and not _complete(first)
+
+
+def _line_chunks(fh, source: str, line: bytes, offset: int, end: int | None,
+                 chunk_bytes: int) -> Iterator[pa.RecordBatch]:
+    """Chunks of the entity lines from ``line`` (at byte ``offset``) on, up to the first line
+    starting at or after ``end`` (None: the end of the stream)."""
+    positions: list[int] = []
+    raws: list[bytes] = []
+    size = 0
+    last_whole = True
+    while line and (end is None or offset < end):
+        stripped = line.strip()
+        if stripped and stripped not in (b"[", b"]"):
+            positions.append(offset)
+            raws.append(line.rstrip(b"\r\n"))
+            last_whole = line.endswith(b"\n")
+            size += len(line)
+            if size >= chunk_bytes:
+                yield _chunk(source, positions, raws)
+                positions, raws, size = [], [], 0
+        offset += len(line)
+        line = fh.readline()
+    if raws:
+        yield _chunk(source, positions, raws, last_whole)
 
 
 def _complete(line: bytes) -> bool:

@@ -1,0 +1,198 @@
+"""Parquet part files of a Delta table, written before the commit that adds them.
+
+A run writes its output rows into part files under a staging folder (by the process that
+made them: a worker, or the engine's main process), one file per partition value and
+writer, partition columns left out as the Delta protocol asks. The commit then *adds* the
+files to the table (:meth:`xlcorpus.store.Store.add_files`): a rename and a log entry, no
+second read or write of the data.
+
+Layout under the staging folder: ``TABLE/col=value/.../<prefix>-<n>.parquet`` (values
+percent-encoded); :func:`read_parts` reads them back with the partition columns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .schema import TableContract
+
+COMPRESSION = "zstd"
+
+
+@dataclass(frozen=True)
+class PartFile:
+    """A finished part file: where, which partition, how many rows."""
+
+    path: str
+    partition: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+    stats: str = ""  # Delta ``stats`` JSON
+
+
+def partition_dir(partition: dict[str, str]) -> str:
+    """``col=value/...`` (percent-encoded values), '' for an unpartitioned table."""
+    return "/".join(f"{k}={quote(v, safe='')}" for k, v in partition.items())
+
+
+class PartWriter:
+    """Writes validated batches of one table into part files under ``root/TABLE/``.
+
+    Rows are split by partition value; each partition gets one open file (a new one after
+    ``max_rows`` rows). :meth:`close` finishes the files and returns them.
+    """
+
+    def __init__(self, root: Path, contract: TableContract, prefix: str | None = None,
+                 max_rows: int = 8_000_000):
+        self.root = Path(root) / contract.name
+        self.contract = contract
+        self.prefix = prefix or uuid.uuid4().hex[:12]
+        self.max_rows = max_rows
+        self.keys = list(contract.partition_by)
+        for k in self.keys:
+            if not pa.types.is_string(contract.arrow_schema.field(k).type):
+                raise TypeError(f"table {contract.name!r}: partition column {k!r} must be a string")
+        self.file_schema = pa.schema([f for f in contract.arrow_schema if f.name not in self.keys])
+        self._open: dict[tuple[str, ...], tuple[pq.ParquetWriter, str, _Stats]] = {}
+        self._done: list[PartFile] = []
+        self._n = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Append ``batch`` (already valid against the contract)."""
+        if not batch.num_rows:
+            return
+        if not self.keys:
+            self._write((), batch)
+            return
+        from .store import check_partition_value
+
+        cols = [batch.column(k) for k in self.keys]
+        for k, col in zip(self.keys, cols):
+            for value in pc.unique(col).to_pylist():
+                check_partition_value(self.contract.name, k, value)
+        if len(cols) == 1:
+            codes = pc.dictionary_encode(cols[0]).combine_chunks() if isinstance(cols[0], pa.ChunkedArray) \
+                else pc.dictionary_encode(cols[0])
+            values = [(v,) for v in codes.dictionary.to_pylist()]
+            index = codes.indices.to_numpy(zero_copy_only=False)
+        else:
+            joined = pc.binary_join_element_wise(*[c.cast(pa.string()) for c in cols], "\x00")
+            codes = pc.dictionary_encode(joined)
+            values = [tuple(v.split("\x00")) for v in codes.dictionary.to_pylist()]
+            index = codes.indices.to_numpy(zero_copy_only=False)
+        if len(values) == 1:
+            self._write(values[0], batch.drop_columns(self.keys))
+            return
+        rest = batch.drop_columns(self.keys)
+        order = np.argsort(index, kind="stable")
+        bounds = np.searchsorted(index[order], np.arange(len(values) + 1))
+        for i, key in enumerate(values):
+            take = order[bounds[i]:bounds[i + 1]]
+            if len(take):
+                self._write(key, rest.take(pa.array(take)))
+
+    def _write(self, key: tuple[str, ...], batch: pa.RecordBatch) -> None:
+        entry = self._open.get(key)
+        if entry is None:
+            part = dict(zip(self.keys, key))
+            folder = self.root / partition_dir(part) if part else self.root
+            folder.mkdir(parents=True, exist_ok=True)
+            path = str(folder / f"{self.prefix}-{self._n:05d}.parquet")
+            self._n += 1
+            entry = (pq.ParquetWriter(path, self.file_schema, compression=COMPRESSION), path, _Stats())
+        writer, path, stats = entry
+        if self.keys:
+            batch = batch.select(self.file_schema.names)
+        writer.write_batch(batch)
+        stats.add(batch)
+        self._open[key] = entry
+        if stats.rows >= self.max_rows:
+            self._finish(key)
+
+    def _finish(self, key: tuple[str, ...]) -> None:
+        writer, path, stats = self._open.pop(key)
+        writer.close()
+        self._done.append(PartFile(path, dict(zip(self.keys, key)), stats.rows, stats.json()))
+
+    def close(self) -> list[PartFile]:
+        """Finish every open file; return all files written (in order)."""
+        for key in list(self._open):
+            self._finish(key)
+        done, self._done = self._done, []
+        return done
+
+    def abort(self) -> None:
+        """Close open files without keeping them (their folder is removed by the caller)."""
+        for writer, _, _ in self._open.values():
+            writer.close()
+        self._open.clear()
+
+
+class _Stats:
+    """Running Delta statistics of one file: rows, and min/max/null count of every
+    top-level integer, floating-point and string column.
+
+    deltalake's reader skips a file whose stats describe some columns but not a filtered
+    one, so a file with a column that cannot be described (NaN, infinity) gets its row
+    count only.
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.mins: dict[str, Any] = {}
+        self.maxs: dict[str, Any] = {}
+        self.nulls: dict[str, int] = {}
+        self.complete = True
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        for name, col in zip(batch.schema.names, batch.columns):
+            t = col.type
+            if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_string(t)
+                    or pa.types.is_large_string(t)):
+                continue
+            self.nulls[name] = self.nulls.get(name, 0) + col.null_count
+            mm = pc.min_max(col).as_py()
+            lo, hi = mm["min"], mm["max"]
+            if lo is None:
+                self.complete &= col.null_count == len(col)
+                continue
+            if isinstance(lo, float) and not (math.isfinite(lo) and math.isfinite(hi)):
+                self.complete = False
+                continue
+            self.mins[name] = lo if name not in self.mins else min(self.mins[name], lo)
+            self.maxs[name] = hi if name not in self.maxs else max(self.maxs[name], hi)
+
+    def json(self) -> str:
+        if not self.complete:
+            return json.dumps({"numRecords": self.rows})
+        return json.dumps({"numRecords": self.rows, "minValues": self.mins, "maxValues": self.maxs,
+                           "nullCount": self.nulls}, ensure_ascii=False)
+
+
+def read_parts(contract: TableContract, files: list[PartFile]) -> pa.RecordBatchReader:
+    """The rows of ``files`` (partition columns restored), in file order, as one stream."""
+    import pyarrow.dataset as pads
+
+    schema = contract.arrow_schema
+
+    def batches():
+        for f in files:
+            ds = pads.dataset(f.path, format="parquet")
+            for b in ds.to_batches(batch_size=64 * 1024):
+                cols = {n: b.column(n) for n in b.schema.names}
+                for k, v in f.partition.items():
+                    cols[k] = pa.array([v] * b.num_rows, schema.field(k).type)
+                yield pa.RecordBatch.from_arrays([cols[n] for n in schema.names], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
