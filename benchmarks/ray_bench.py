@@ -80,7 +80,7 @@ def parts(src: Path, tgt: Path, store_dir: Path) -> dict[str, float]:
     stage_s = time.perf_counter() - t
 
     class Replay(StagedEngine):  # the driver's part only: dedupe, spill, commit
-        def _results(self, step):
+        def _results(self, step, staging):
             for batch, rejects, n_in in results:
                 yield {"bitext": batch}, rejects, n_in
 

@@ -146,7 +146,8 @@ def timed(fn, *args, repeat: int = 2) -> tuple[float, float, int]:
 
 def peak_rss(path: Path, workers: int) -> float:
     """Max RSS (MB) of a fresh process running the step (its workers included)."""
-    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.wikidata_ingest import ours_step; "
+    code = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'benchmarks')!r}]; "
+            "from wikidata_ingest import ours_step; "
             f"from pathlib import Path; ours_step(Path({str(path)!r}), {workers}); import resource; "
             "print(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
             "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))")

@@ -191,10 +191,10 @@ def _latin(word: str) -> bool:
 
 def romanize_types(sents: list[list[str]]) -> dict[str, str]:
     """Lowercased token -> lowercased uroman romanization, for tokens not in Latin script."""
-    from uroman import Uroman
+    from ..translit.uroman_cache import load_uroman
 
     types = sorted({w.lower() for s in sents for w in s if not _latin(w)})
     if not types:
         return {}
-    rom = Uroman()
+    rom = load_uroman()
     return {w: str(rom.romanize_string(w)).lower() for w in types}

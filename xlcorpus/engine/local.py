@@ -14,7 +14,10 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import multiprocessing as mp
+import multiprocessing.util  # noqa: F401 - mp.util.Finalize
+import os
 import shutil
+import sys
 import tempfile
 import time
 from collections import deque
@@ -92,9 +95,19 @@ class Spill:
 
 
 def _init_worker(step: Step, stages: list[Stage], fail_fast: bool) -> None:
+    # Once the pool lets this worker go (its results and queues flushed by the finalizers
+    # that run before this one), leave without freeing the heap: models and lookup tables
+    # of millions of objects take about a second to free, for nothing.
+    mp.util.Finalize(None, _exit_now, exitpriority=-100)
     for s in stages:
         s.setup()
     _WORKER.update(step=step, stages=stages, fail_fast=fail_fast)
+
+
+def _exit_now() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _work(batch: pa.RecordBatch):

@@ -103,9 +103,9 @@ def _uroman(text: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _uroman_instance():
-    import uroman
+    from ..translit.uroman_cache import load_uroman
 
-    return uroman.Uroman()
+    return load_uroman()
 
 
 @functools.lru_cache(maxsize=500_000)
