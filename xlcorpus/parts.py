@@ -109,7 +109,11 @@ class PartWriter:
             folder.mkdir(parents=True, exist_ok=True)
             path = str(folder / f"{self.prefix}-{self._n:05d}.parquet")
             self._n += 1
-            entry = (pq.ParquetWriter(path, self.file_schema, compression=COMPRESSION), path, _Stats())
+            # dictionary pages for flat string columns only: on integer lists (offsets,
+            # alignments) they cost time and make the file larger
+            strings = [f.name for f in self.file_schema if pa.types.is_string(f.type)]
+            entry = (pq.ParquetWriter(path, self.file_schema, compression=COMPRESSION, use_dictionary=strings),
+                     path, _Stats())
         writer, path, stats = entry
         if self.keys:
             batch = batch.select(self.file_schema.names)

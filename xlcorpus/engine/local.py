@@ -1,9 +1,15 @@
-"""The local engine: reader -> stages (process pool) -> staging -> one commit per table.
+"""The local engine: reader -> stages (process pool) -> part files -> one commit per table.
 
-Memory is bounded: the reader is pulled lazily, at most ``2 * workers`` batches are in
-flight, and outputs are spilled to Parquet under ``STORE/_staging/`` as they arrive. Only
-when the whole step has succeeded are the outputs committed (one Delta commit per table);
+Memory is bounded: the reader is pulled lazily, at most ``2 * workers`` work units are in
+flight, and outputs are written to Parquet part files under ``STORE/_staging/`` as they
+arrive. Only when the whole step has succeeded are the files added to their tables (one
+Delta commit per table, without rewriting them: :meth:`~xlcorpus.store.Store.add_files`);
 a failure or Ctrl-C removes the staging folder and leaves every table as it was.
+
+A reader that offers ``parts()`` (byte ranges of a Wikidata dump) is read by the workers
+themselves, which also write their part files: this process then only commits, so the
+step scales with workers. Other readers are read here; workers return output batches,
+which are deduplicated and written here.
 
 Results do not depend on the number of workers: batches are collected in input order and
 ids come from the data.

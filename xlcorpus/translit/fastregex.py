@@ -6,7 +6,8 @@ locale checks). :func:`install` points the ``regex`` name *inside the uroman mod
 :class:`CachedRegex`, which compiles each ``(pattern, flags)`` once with ``regex.compile``
 and calls the compiled pattern: the same engine, the same patterns, the same results
 (``tests/test_romanize.py`` and ``benchmarks/romanize_bench.py`` check the output), about
-twice as fast. It affects every ``Uroman`` in the process; :func:`uninstall` restores it.
+twice as fast. A pattern that starts with a literal character (:data:`_FIRST`) is not run
+at all on a string that does not start with it. It affects every ``Uroman`` in the process; :func:`uninstall` restores it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 import regex
+
+
+# Patterns uroman matches hundreds of thousands of times per corpus that can only match a
+# string starting with this literal (so most calls need no regular expression at all).
+_FIRST = {r"\+(m|ng|n|h|r)": "+"}
 
 
 class CachedRegex:
@@ -31,6 +37,9 @@ class CachedRegex:
         return c
 
     def match(self, pattern, string, flags=0):
+        first = _FIRST.get(pattern)
+        if first is not None and not string.startswith(first):
+            return None  # cannot match: the pattern starts with a literal character
         return self._get(pattern, flags).match(string)
 
     def search(self, pattern, string, flags=0):

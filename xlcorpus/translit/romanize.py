@@ -54,6 +54,7 @@ used only with the validated uroman version.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -177,7 +178,9 @@ class ExactRomanizer:
         for k in self.u.rom_rules:
             if len(k) > 1:
                 self._multi.setdefault(k[0], []).append(k)
-        self.stats = {"segments": 0, "whole": 0, "piece_hits": 0, "piece_misses": 0, "char_table": 0}
+        self._segment_ok: set[str] = set()  # characters known to be in SEGMENT_SCRIPTS
+        # lookups: segments looked up in the cache (misses: romanized; hits = the rest)
+        self.stats = {"segments": 0, "whole": 0, "lookups": 0, "piece_misses": 0, "char_table": 0}
 
     # --------------------------------------------------------------- scripts
     def script(self, ch: str) -> str:
@@ -278,7 +281,6 @@ class ExactRomanizer:
         key = (seg, lcode)
         p = self._pieces.get(key)
         if p is not None:
-            self.stats["piece_hits"] += 1
             return p
         self.stats["piece_misses"] += 1
         p = self._piece_by_chars(seg, lcode) if self.char_table else None
@@ -320,29 +322,51 @@ class ExactRomanizer:
             rom_lens.append(0)
         return Piece("".join(texts), tuple(src_lens), tuple(rom_lens), reads_left)
 
+    def segmentable(self, text: str) -> bool:
+        """Whether every character of ``text`` is in one of :data:`SEGMENT_SCRIPTS`."""
+        chars = set(text)
+        unknown = chars - self._segment_ok
+        if not unknown:
+            return True
+        if all(self.script(ch) in SEGMENT_SCRIPTS for ch in unknown):
+            self._segment_ok |= unknown
+            return True
+        return False
+
     def segments(self, text: str, lcode: str | None = None, keep_latin: bool = False) -> tuple[list[tuple[str, bool]], str]:
         """How ``text`` is romanized: ``([(segment, keep), ...], method)``."""
+        segs, keeps, method = self._segments(text, lcode, keep_latin)
+        return list(zip(segs, keeps or [False] * len(segs))), method
+
+    def _segments(self, text: str, lcode: str | None, keep_latin: bool) -> tuple[list[str], list[bool] | None, str]:
+        """Segments, which to keep as they are (None: none) and the method."""
         pieces = chunks(text)
-        segmentable = all(self.script(ch) in SEGMENT_SCRIPTS for ch in set(text))
+        segmentable = self.segmentable(text)
         if not keep_latin:
             if not segmentable:
-                return [(text, False)], "whole"
-            return self._join_thai(pieces, lcode), "segments"
-        out: list[tuple[str, bool]] = []
+                return [text], None, "whole"
+            return (self._join_thai(pieces, lcode) if O_ANG in text else pieces), None, "segments"
+        segs: list[str] = []
+        keeps: list[bool] = []
         run: list[str] = []
+
+        def flush() -> None:
+            joined = (self._join_thai(run, lcode) if segmentable else ["".join(run)]) if run else []
+            segs.extend(joined)
+            keeps.extend([False] * len(joined))
+            run.clear()
+
         for c in pieces:
             if all(self.script(ch) in ("", "Latin") for ch in c):
-                if run:
-                    out.extend(self._join_thai(run, lcode) if segmentable else [("".join(run), False)])
-                    run = []
-                out.append((c, True))
+                flush()
+                segs.append(c)
+                keeps.append(True)
             else:
                 run.append(c)
-        if run:
-            out.extend(self._join_thai(run, lcode) if segmentable else [("".join(run), False)])
-        return out, "keep-latin"
+        flush()
+        return segs, keeps, "keep-latin"
 
-    def _join_thai(self, pieces: list[str], lcode: str | None) -> list[tuple[str, bool]]:
+    def _join_thai(self, pieces: list[str], lcode: str | None) -> list[str]:
         """Group chunks into segments: a segment with Thai ``อ`` whose romanization read
         before its start is joined to the one before it (again, until none does)."""
         out: list[str] = []
@@ -351,24 +375,28 @@ class ExactRomanizer:
             while len(out) > 1 and O_ANG in out[-1] and self.piece(out[-1], lcode).reads_left:
                 last = out.pop()
                 out[-1] += last
-        return [(s, False) for s in out]
+        return out
 
     # ------------------------------------------------------------ sentences
     def romanize(self, text: str, lcode: str | None = None, keep_latin: bool = False) -> Romanized:
         """Romanize one sentence; ``lcode`` is an ISO 639-3 code (see :func:`uroman_lcode`)."""
-        segs, method = self.segments(text, lcode, keep_latin)
+        segs, keeps, method = self._segments(text, lcode, keep_latin)
         self.stats["whole" if method == "whole" else "segments"] += 1
-        if len(segs) == 1 and not segs[0][1]:
-            p = self.piece(segs[0][0], lcode)
+        self.stats["lookups"] += len(segs)
+        get = self._pieces.get
+        if len(segs) == 1 and not keeps:
+            p = get((segs[0], lcode)) or self.piece(segs[0], lcode)
             return Romanized(p.romanized, list(p.src_lens), list(p.rom_lens), method)
-        parts, src_lens, rom_lens = [], [], []
-        for seg, keep in segs:
-            if keep:
+        parts: list[str] = []
+        src_lens: list[int] = []
+        rom_lens: list[int] = []
+        for i, seg in enumerate(segs):
+            if keeps and keeps[i]:
                 parts.append(seg)
                 src_lens.append(len(seg))
                 rom_lens.append(len(seg))
                 continue
-            p = self.piece(seg, lcode)
+            p = get((seg, lcode)) or self.piece(seg, lcode)
             parts.append(p.romanized)
             src_lens.extend(p.src_lens)
             rom_lens.extend(p.rom_lens)
@@ -412,42 +440,53 @@ class RomanizeStage(Stage):
         self.setup()
         rom = self.rom
         assert rom is not None
-        cols = {k: [] for k in ("id", "lang", "lcode", "text", "romanized", "method", "source", "line")}
+        n = batch.num_rows
+        langs, texts, sources, positions = (batch.column(k).to_pylist() for k in ("lang", "text", "source", "position"))
+        lcodes: dict[str, str | None] = {}
+        rejects = []
+        for lang, text, source, position in zip(langs, texts, sources, positions):
+            if lang not in lcodes:
+                try:
+                    lcodes[lang] = uroman_lcode(lang)
+                except LanguageError as exc:
+                    rejects.append(Reject(source, position, self.name, str(exc), text))
+        keep = [i for i in range(n) if langs[i] in lcodes] if rejects else range(n)
+        if not keep:
+            return StageOutput(None, rejects)
+        cols: dict[str, list] = {"id": [], "romanized": [], "method": []}
         src_lens: list[int] = []
         rom_lens: list[int] = []
         n_edges: list[int] = []
-        tokens: tuple[list, list, list, list] = ([], [], [], [])  # starts, ends, scripts, counts
-        rejects = []
-        for r in batch.to_pylist():
-            try:
-                lcode = uroman_lcode(r["lang"])
-            except LanguageError as exc:
-                rejects.append(Reject(r["source"], r["position"], self.name, str(exc), r["text"]))
-                continue
-            text = r["text"]
-            out = rom.romanize(text, lcode, self.keep_latin)
-            for key, value in (("id", romanized_id(r["lang"], self.keep_latin, text)), ("lang", r["lang"]),
-                               ("lcode", lcode), ("text", text), ("romanized", out.romanized),
-                               ("method", out.method), ("source", r["source"]), ("line", r["position"])):
-                cols[key].append(value)
+        starts: list[int] = []
+        ends: list[int] = []
+        scripts: list[str] = []
+        n_tokens: list[int] = []
+        script_of = rom._token_scripts.get
+        for i in keep:
+            text, lang = texts[i], langs[i]
+            out = rom.romanize(text, lcodes[lang], self.keep_latin)
+            cols["id"].append(romanized_id(lang, self.keep_latin, text))
+            cols["romanized"].append(out.romanized)
+            cols["method"].append(out.method)
             src_lens.extend(out.src_lens)
             rom_lens.extend(out.rom_lens)
             n_edges.append(len(out.src_lens))
-            n = len(tokens[0])
+            before = len(starts)
             for m in _TOKEN.finditer(text):
-                tokens[0].append(m.start())
-                tokens[1].append(m.end())
-                tokens[2].append(rom.token_script(m.group()))
-            tokens[3].append(len(tokens[0]) - n)
+                tok = m.group()
+                starts.append(m.start())
+                ends.append(m.end())
+                scripts.append(script_of(tok) or rom.token_script(tok))
+            n_tokens.append(len(starts) - before)
         c = contract("romanized")
-        if not cols["id"]:
-            return StageOutput(None, rejects)
+        cols.update(lang=[langs[i] for i in keep], lcode=[lcodes[langs[i]] for i in keep],
+                    text=[texts[i] for i in keep], source=[sources[i] for i in keep],
+                    line=[positions[i] for i in keep])
         arrays = {k: pa.array(v, c.arrow_schema.field(k).type) for k, v in cols.items()}
         arrays["offsets"] = offsets_array(src_lens, rom_lens, n_edges)
-        arrays["tokens"] = list_of_structs({"start": pa.array(tokens[0], pa.int32()),
-                                            "end": pa.array(tokens[1], pa.int32()),
-                                            "script": pa.array(tokens[2], pa.string())}, tokens[3])
-        out_batch = pa.RecordBatch.from_arrays([arrays[n] for n in c.names], schema=c.arrow_schema)
+        arrays["tokens"] = list_of_structs({"start": pa.array(starts, pa.int32()), "end": pa.array(ends, pa.int32()),
+                                            "script": pa.array(scripts, pa.string())}, n_tokens)
+        out_batch = pa.RecordBatch.from_arrays([arrays[k] for k in c.names], schema=c.arrow_schema)
         return StageOutput(c.validate(out_batch), rejects)
 
 
@@ -511,9 +550,15 @@ def uroman_edges(u, s: str, lcode: str | None) -> tuple[list, bool]:
 def _observed_lattice() -> type:
     global _OBSERVED
     if _OBSERVED is None:
-        from uroman.uroman import Lattice
+        from uroman.uroman import Lattice, NumEdge
 
         class ObservedLattice(Lattice):
+            """uroman's lattice, recording backward searches that run out of string, with
+            exact shortcuts for three hot spots (checked with :data:`VALIDATED_UROMAN`):
+            one Braille test per string instead of one per character, ``str.startswith``
+            for the ``(?:rom|num)`` edge-type test, and no number pass over a string
+            without a character that has a numeric value (the pass then adds nothing)."""
+
             reads_left = False
 
             def find_rom_edge_path_backwards(self, start, end, min_char=None, return_str=False,
@@ -524,5 +569,47 @@ def _observed_lattice() -> type:
                     self.reads_left = True
                 return out
 
+            def check_for_scripts(self):
+                scripts, name = self.contains_script, self.uroman.chr_script_name
+                for c in self.s:
+                    scripts[name(c)] = True
+                if _BRAILLE.search(self.s):
+                    scripts["Braille"] = True
+
+            def best_edge_in_span(self, start, end, skip_num_edge=False):
+                decomp_edge = other_edge = rom_edge = None
+                for edge in self.lattice[(start, end)]:
+                    if isinstance(edge, NumEdge):
+                        if skip_num_edge:
+                            continue
+                        if edge.active:
+                            return edge
+                    if edge.type.startswith("rom decomp"):
+                        if decomp_edge is None:
+                            decomp_edge = edge
+                    elif edge.type.startswith(("rom", "num")):
+                        if rom_edge is None:
+                            rom_edge = edge
+                    elif other_edge is None:
+                        other_edge = edge
+                return rom_edge or decomp_edge or other_edge
+
+            def add_numbers(self, uroman, **args):
+                if args.get("verbose") or any(_has_number(c, uroman) for c in self.s):
+                    super().add_numbers(uroman, **args)
+
         _OBSERVED = ObservedLattice
     return _OBSERVED
+
+
+_BRAILLE = re.compile("[\u2800-\u28ff]")
+_NUMBER_CHARS: dict[str, bool] = {}
+
+
+def _has_number(c: str, u) -> bool:
+    """Whether uroman's number pass can act on ``c``: it has number properties or a
+    Unicode numeric value."""
+    hit = _NUMBER_CHARS.get(c)
+    if hit is None:
+        hit = _NUMBER_CHARS[c] = bool(u.num_props.get(c)) or unicodedata.numeric(c, None) is not None
+    return hit
