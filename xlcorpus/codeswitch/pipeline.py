@@ -87,6 +87,7 @@ class EntityCSPipeline(Pipeline):
     max_link_share: float = 0.5
     linked_only: bool = True
     chunk_mb: int = 8
+    part_mb: int = 64
     batch_size: int = 20_000
     tokenizer: Path | None = None
     strategy: str = "WEP"
@@ -97,6 +98,8 @@ class EntityCSPipeline(Pipeline):
             p = getattr(self, name)
             if not Path(p).exists():
                 raise PipelineError(f"entitycs: {name} input {p} does not exist")
+        if self.chunk_mb < 1 or self.part_mb < 1:
+            raise PipelineError(f"entitycs: chunk_mb and part_mb must be at least 1 (got {self.chunk_mb}, {self.part_mb})")
         try:
             self.config()
         except ValueError as exc:
@@ -121,7 +124,8 @@ class EntityCSPipeline(Pipeline):
     def steps(self, store) -> Iterator[Step]:
         cfg = self.config()
         langs = sorted({self.src_lang, *cfg.targets})
-        yield Step("wikidata", wikidata.read_wikidata(self.wikidata, self.chunk_mb << 20),
+        yield Step("wikidata", wikidata.read_wikidata(self.wikidata, self.chunk_mb << 20,
+                                                      part_bytes=self.part_mb << 20),
                    [wikidata.ParseEntities(langs, [self.site])],
                    ["wikidata_labels", "wikidata_sitelinks"], mode="merge")
 
