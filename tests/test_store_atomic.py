@@ -19,7 +19,7 @@ WRITER = textwrap.dedent("""
     import sys, time
     from xlcorpus.schema import contract
     from xlcorpus.store import Store
-    root, lang, n, mode, delay, barrier = sys.argv[1:7]
+    root, lang, n, mode, delay, barrier, via = sys.argv[1:8]
     n, delay = int(n), float(delay)
     c = contract("bitext")
     def batches():
@@ -34,7 +34,15 @@ WRITER = textwrap.dedent("""
         while not pathlib.Path(barrier).exists():
             time.sleep(0.005)
     try:
-        v = Store(root).write("bitext", batches(), mode=mode)
+        if via == "files":  # part files written first, then added without rewriting
+            import tempfile
+            from xlcorpus.parts import PartWriter
+            w = PartWriter(tempfile.mkdtemp(dir=root), c)
+            for b in batches():
+                w.add(b)
+            v = Store(root).add_files("bitext", w.close(), mode=mode)
+        else:
+            v = Store(root).write("bitext", batches(), mode=mode)
         print("OK", v, flush=True)
     except Exception as exc:
         print("ERR", type(exc).__name__, exc, flush=True)
@@ -42,8 +50,8 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def spawn(root, lang, n, mode="append", delay=0.0, barrier="-"):
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(root), lang, str(n), mode, str(delay), barrier],
+def spawn(root, lang, n, mode="append", delay=0.0, barrier="-", via="write"):
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(root), lang, str(n), mode, str(delay), barrier, via],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -68,11 +76,12 @@ def test_sigkill_mid_write_leaves_previous_version_intact(store):
     assert fresh.sql("SELECT count(*) AS n FROM bitext").column("n")[0].as_py() == 5
 
 
-def test_two_concurrent_appends_both_land_exactly_once(store, tmp_path):
+@pytest.mark.parametrize("via", ["write", "files"])
+def test_two_concurrent_appends_both_land_exactly_once(store, tmp_path, via):
     seed(store)
     barrier = tmp_path / "go"
-    a = spawn(store.root, "de", 20, barrier=str(barrier))
-    b = spawn(store.root, "it", 20, barrier=str(barrier))
+    a = spawn(store.root, "de", 20, barrier=str(barrier), via=via)
+    b = spawn(store.root, "it", 20, barrier=str(barrier), via=via)
     time.sleep(1.0)
     barrier.touch()
     outs = [p.communicate(timeout=120)[0] for p in (a, b)]
