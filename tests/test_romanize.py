@@ -73,6 +73,9 @@ TRICKY = [
     ("ちょっと カップ ラーメン ー", "jpn"), ("हिन्दी में लिखा गया है।", "hin"), ("བོད་ཡིག བོད", "bod"),
     ("⠠⠁⠃⠉ ⠼⠁⠃", None), ("  leading\tand  trailing  ", "eng"), ("", "eng"), ("tion eight Isle Sch", "eng"),
     ("Московский ПАРК Ёлки", "rus"), ("\t\u2009x a\t\u3000b", "eng"), ("서울은 한국의 수도입니다 1,000원", "kor"),
+    # cut inside segments: word-boundary keys (γκ, ий), number tokens (分之, 负), kana
+    ("Γκιόργκε Ιβάνοφ", "ell"), ("на валлийском twp", "rus"), ("三分之一和负五个", "zho"),
+    ("北京是中国的首都，人口二千一百万。", "zho"), ("日本の首都は東京です。ちょっとラーメン", "jpn"),
 ]
 
 
@@ -80,6 +83,17 @@ TRICKY = [
 def test_identical_to_whole_string_uroman(rom, uroman, text, lcode):
     r = rom.romanize(text, lcode)
     assert r.romanized == whole(uroman, text, lcode)
+
+
+def test_inner_cuts_only_where_context_stops(rom):
+    assert rom.inner_cuts("北京是中国", "zho") == [3, 4]  # 北京 is a rule key (a word) with a word-boundary test
+    assert rom.inner_cuts("三分之一", "zho") == []  # number, fraction connector 分之
+    word = "Γκιόργκε"
+    cuts = rom.inner_cuts(word, "ell")
+    assert cuts and 5 not in cuts and 6 not in cuts and 7 not in cuts  # around the inner γκ
+    word = "валлийском"
+    assert word.index("ий") + 2 not in rom.inner_cuts(word, "rus")  # ий tests the word end
+    assert rom.inner_cuts("ก่อนที่", "tha") == []
 
 
 def test_unvalidated_script_falls_back_to_whole_string(rom):
