@@ -55,8 +55,9 @@ romanized span) for every piece. It is fast because it does not romanize whole s
 
 Identity with the whole-string call is checked on every sentence of the 16 NTREX-128 files
 by ``benchmarks/romanize_bench.py``, on a sample of them, on tricky strings and on random
-strings by ``tests/test_romanize.py`` (and was checked on the Tatoeba test sentences of 24
-languages and 10,000 random mixed-script strings when the cuts were added). The character table and the observed lattice are
+strings by ``tests/test_romanize.py`` (and was checked on the 46,212 Tatoeba test sentences of 25
+languages and their English sides and 10,000 random mixed-script strings when the cuts were
+added). The character table and the observed lattice are
 used only with the validated uroman version.
 """
 
