@@ -243,3 +243,20 @@ def test_ntrex_sample_identical(rom, uroman):
             assert rom.romanize(s, lcode).romanized == whole(uroman, s, lcode), (code, s)
             checked += 1
     assert checked > 700
+
+
+TATOEBA = SHARED / "parallel" / "tatoeba"
+
+
+@pytest.mark.skipif(not TATOEBA.is_dir(), reason="../shared/data is absent")
+def test_tatoeba_sample_identical(rom, uroman):
+    """Every 20th sentence of each Tatoeba test file (25 languages and English sides)."""
+    checked, languages = 0, set()
+    for f in sorted(TATOEBA.glob("tatoeba.*-eng.*")):
+        code = f.name.rsplit(".", 1)[1]
+        lcode = uroman_lcode(code)
+        for s in f.read_text(encoding="utf-8").split("\n")[::20]:
+            assert rom.romanize(s, lcode).romanized == whole(uroman, s, lcode), (code, s)
+            checked += 1
+        languages.add(code)
+    assert checked > 2000 and len(languages) > 20
