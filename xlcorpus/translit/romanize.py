@@ -55,10 +55,10 @@ romanized span) for every piece. It is fast because it does not romanize whole s
 
 Identity with the whole-string call is checked on every sentence of the 16 NTREX-128 files
 by ``benchmarks/romanize_bench.py``, on a sample of them, on tricky strings and on random
-strings by ``tests/test_romanize.py`` (and was checked on the 46,212 Tatoeba test sentences of 25
-languages and their English sides and 10,000 random mixed-script strings when the cuts were
-added). The character table and the observed lattice are
-used only with the validated uroman version.
+strings by ``tests/test_romanize.py`` (and was checked on the 46,212 Tatoeba test
+sentences of 25 languages and their English sides and 10,000 random mixed-script strings
+when the cuts were added). The character table, the cuts and the observed lattice are used
+only with the validated uroman version.
 """
 
 from __future__ import annotations
@@ -192,15 +192,11 @@ class ExactRomanizer:
         self._segment_ok: set[str] = set()  # characters known to be in SEGMENT_SCRIPTS
         # lookups: segments looked up in the cache (misses: romanized; hits = the rest)
         self.stats = {"segments": 0, "whole": 0, "lookups": 0, "piece_misses": 0, "char_table": 0, "cut": 0}
+        # multi-character keys with a rule that tests a word boundary or a number property
+        self._flagged = frozenset(k for keys in self._multi.values() for k in keys
+                                  if any(rule[f] for rule in self.u.rom_rules[k] for f in _RULE_FLAGS))
         u = self.u
-        self._flagged = frozenset(k for k, rules in self._multi_rules() if any(
-            rule[f] for rule in rules for f in _RULE_FLAGS))
         self._number_tokens = tuple(t for t in (*u.fraction_connectors, *u.minus_signs, *u.plus_signs) if len(t) > 1)
-
-    def _multi_rules(self):
-        for keys in self._multi.values():
-            for k in keys:
-                yield k, self.u.rom_rules[k]
 
     # --------------------------------------------------------------- scripts
     def script(self, ch: str) -> str:
@@ -324,11 +320,12 @@ class ExactRomanizer:
         characters (:meth:`char_rom`, blanks excluded), no multi-character rule key of any
         language, nor a multi-character number token (fraction connector, sign), covering
         both, and no multi-character key with a word-boundary condition (Greek ``γκ`` only
-        at the start of a word, Russian ``ий`` at its end) starting or ending at ``i``. Everything uroman looks at across characters then stops at the cut:
-        neighbour rules and number grouping act only on characters that are not
-        context-free, positional and capitalisation tests of a context-free character give
-        the same result next to any letter, and no edge spans the cut. Not used with Thai
-        ``อ`` (its backward search may pass any character).
+        at the start of a word, Russian ``ий`` at its end) starting or ending at ``i``.
+        Everything uroman looks at across characters then stops at the cut: neighbour rules
+        and number grouping act only on characters that are not context-free, positional
+        and capitalisation tests of a context-free character give the same result next to
+        any letter, and no edge spans the cut. Not used with Thai ``อ`` (its backward
+        search may pass any character).
         """
         n = len(seg)
         if n < 2 or O_ANG in seg:
