@@ -188,3 +188,33 @@ def test_arrow_fast_path_equals_per_line_parser(path):
         assert sorted(fast[0], key=lambda r: r["id"]) == sorted(slow[0], key=lambda r: r["id"])
         assert sorted(fast[1], key=lambda r: r["id"]) == sorted(slow[1], key=lambda r: r["id"])
         assert [r.position for r in fast[2]] == [r.position for r in slow[2]]
+
+
+class FailOnLateLines:
+    """A stage that fails on a work unit past byte 3000 (picklable: runs in workers)."""
+
+    name = "fail-late"
+
+    def setup(self):
+        pass
+
+    def __call__(self, batch):
+        if max(batch.column("position").to_pylist()) > 3000:
+            raise RuntimeError("worker failed")
+        return batch
+
+
+def test_failing_worker_on_byte_ranges_commits_nothing(tmp_path):
+    from xlcorpus.engine.core import Step
+    from xlcorpus.engine.local import LocalEngine
+    from xlcorpus.store import Store
+
+    store = Store(tmp_path / "s")
+    reader = read_wikidata(default_dump(), chunk_bytes=700, part_bytes=2000)
+    assert reader.parts(workers=2)
+    step = Step("wikidata", reader, [FailOnLateLines(), ParseEntities(["en"], ["enwiki"])],
+                ["wikidata_labels", "wikidata_sitelinks"])
+    with pytest.raises(RuntimeError, match="worker failed"):
+        LocalEngine(workers=2, fail_fast=True, progress=False).run_step(step, store, "r", {})
+    assert store.tables() == []
+    assert not (tmp_path / "s" / "_staging").exists()

@@ -273,6 +273,8 @@ class LocalEngine(StagedEngine):
             pool.shutdown(wait=False, cancel_futures=True)
             for proc in procs:
                 proc.terminate()
+            for proc in procs:  # gone before the staging folder is removed
+                proc.join(timeout=10)
             raise
         pool.shutdown(wait=True)
 
