@@ -80,16 +80,10 @@ class PartWriter:
         for k, col in zip(self.keys, cols):
             for value in pc.unique(col).to_pylist():
                 check_partition_value(self.contract.name, k, value)
-        if len(cols) == 1:
-            codes = pc.dictionary_encode(cols[0]).combine_chunks() if isinstance(cols[0], pa.ChunkedArray) \
-                else pc.dictionary_encode(cols[0])
-            values = [(v,) for v in codes.dictionary.to_pylist()]
-            index = codes.indices.to_numpy(zero_copy_only=False)
-        else:
-            joined = pc.binary_join_element_wise(*[c.cast(pa.string()) for c in cols], "\x00")
-            codes = pc.dictionary_encode(joined)
-            values = [tuple(v.split("\x00")) for v in codes.dictionary.to_pylist()]
-            index = codes.indices.to_numpy(zero_copy_only=False)
+        # one code per partition (values hold no NUL: control characters are rejected above)
+        codes = pc.dictionary_encode(cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, "\x00"))
+        values = [tuple(v.split("\x00")) for v in codes.dictionary.to_pylist()]
+        index = codes.indices.to_numpy(zero_copy_only=False)
         if len(values) == 1:
             self._write(values[0], batch.drop_columns(self.keys))
             return
