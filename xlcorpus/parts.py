@@ -63,6 +63,9 @@ class PartWriter:
             if not pa.types.is_string(contract.arrow_schema.field(k).type):
                 raise TypeError(f"table {contract.name!r}: partition column {k!r} must be a string")
         self.file_schema = pa.schema([f for f in contract.arrow_schema if f.name not in self.keys])
+        # dictionary pages for flat string columns only: on integer lists (offsets,
+        # alignments) they cost time and make the file larger
+        self._dictionary = [f.name for f in self.file_schema if pa.types.is_string(f.type)]
         self._open: dict[tuple[str, ...], tuple[pq.ParquetWriter, str, _Stats]] = {}
         self._done: list[PartFile] = []
         self._n = 0
@@ -103,14 +106,9 @@ class PartWriter:
             folder.mkdir(parents=True, exist_ok=True)
             path = str(folder / f"{self.prefix}-{self._n:05d}.parquet")
             self._n += 1
-            # dictionary pages for flat string columns only: on integer lists (offsets,
-            # alignments) they cost time and make the file larger
-            strings = [f.name for f in self.file_schema if pa.types.is_string(f.type)]
-            entry = (pq.ParquetWriter(path, self.file_schema, compression=COMPRESSION, use_dictionary=strings),
-                     path, _Stats())
+            entry = (pq.ParquetWriter(path, self.file_schema, compression=COMPRESSION,
+                                      use_dictionary=self._dictionary), path, _Stats())
         writer, path, stats = entry
-        if self.keys:
-            batch = batch.select(self.file_schema.names)
         writer.write_batch(batch)
         stats.add(batch)
         self._open[key] = entry

@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # pyarrow.dataset imports pandas: keep it out of worker start
     import pyarrow.dataset as pads
 
 Mode = Literal["append", "overwrite", "merge", "error"]
+MODES = ("append", "overwrite", "merge", "error")
 Data = pa.RecordBatch | pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
 META_PREFIX = "xlcorpus."
 _VERSIONED_VIEW = re.compile(r"\b([a-z][a-z0-9_]*)__v(\d+)\b")
@@ -79,6 +80,16 @@ def check_partition_value(table: str, column: str, value: Any) -> None:
             f"table {table!r}: invalid partition value {text!r} in column {column!r} "
             "(empty, '.', '..', path separators and control characters are not allowed)"
         )
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise StoreError(f"unknown write mode {mode!r} ({', '.join(MODES)})")
+
+
+def _lost_race(table: str, exc: Exception) -> ConflictError:
+    return ConflictError(f"table {table!r}: another writer committed first ({exc}); "
+                         "nothing of this write is visible, retry it")
 
 
 class Store:
@@ -165,19 +176,15 @@ class Store:
                           commit_properties=props)
                  .when_not_matched_insert_all().execute())
             else:
-                write_mode = {"merge": "error", "error": "error"}.get(mode, mode)
-                if write_mode not in {"append", "overwrite", "error"}:
-                    raise StoreError(f"unknown write mode {mode!r} (append, overwrite, merge, error)")
+                _check_mode(mode)
+                write_mode = {"merge": "error"}.get(mode, mode)
                 write_deltalake(uri, reader, mode=write_mode, partition_by=partition_by,
                                 commit_properties=props, storage_options=self.storage_options)
         except Exception as exc:
             if "error" in counter:  # our validation (or the caller's iterator) failed mid-stream
                 raise counter["error"] from exc
             if isinstance(exc, CommitFailedError):
-                raise ConflictError(
-                    f"table {table!r}: another writer committed first ({exc}); "
-                    "nothing of this write is visible, retry it"
-                ) from exc
+                raise _lost_race(table, exc) from exc
             if "already exists" in str(exc) and mode in {"error", "merge"}:
                 raise ConflictError(f"table {table!r} was created by another writer: {exc}") from exc
             raise
@@ -201,8 +208,7 @@ class Store:
         exists = self.exists(table)
         if not self.is_local or (mode == "merge" and exists):
             return self.write(table, read_parts(c, files), mode=mode, metadata=metadata)
-        if mode not in {"append", "overwrite", "error", "merge"}:
-            raise StoreError(f"unknown write mode {mode!r} (append, overwrite, merge, error)")
+        _check_mode(mode)
         if mode in {"error", "merge"} and exists:
             raise ConflictError(f"table {table!r} already exists (mode {mode!r})")
         root = Path(self.uri(table))
@@ -236,8 +242,7 @@ class Store:
             from deltalake.exceptions import CommitFailedError
 
             if isinstance(exc, CommitFailedError):
-                raise ConflictError(f"table {table!r}: another writer committed first ({exc}); "
-                                    "nothing of this write is visible, retry it") from exc
+                raise _lost_race(table, exc) from exc
             raise
         return self.version(table)
 

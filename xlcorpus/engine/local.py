@@ -74,7 +74,6 @@ class Spill:
     """
 
     def __init__(self, root: Path, tables: list[str]):
-        self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.writers = {t: PartWriter(root, contract(t), prefix="main") for t in tables}
         self.files: dict[str, list[PartFile]] = {t: [] for t in tables}

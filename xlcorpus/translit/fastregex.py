@@ -7,7 +7,8 @@ locale checks). :func:`install` points the ``regex`` name *inside the uroman mod
 and calls the compiled pattern: the same engine, the same patterns, the same results
 (``tests/test_romanize.py`` and ``benchmarks/romanize_bench.py`` check the output), about
 twice as fast. A pattern that starts with a literal character (:data:`_FIRST`) is not run
-at all on a string that does not start with it. It affects every ``Uroman`` in the process; :func:`uninstall` restores it.
+at all on a string that does not start with it. It affects every ``Uroman`` in the process;
+:func:`uninstall` restores it.
 """
 
 from __future__ import annotations

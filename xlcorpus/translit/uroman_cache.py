@@ -15,7 +15,6 @@ package); anything else, or a file that does not load, is ignored and rebuilt.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import hashlib
 import os
@@ -82,7 +81,7 @@ def load_uroman(use_cache: bool | None = None) -> Any:
             with open(path, "rb") as fh:
                 u = pickle.load(fh)
             if isinstance(u, Uroman):
-                _restore(u)
+                u.dict_num.default_factory = _none
                 return u
         except Exception:  # noqa: BLE001 - a stale or damaged copy: build a new one
             pass
@@ -97,23 +96,18 @@ def load_uroman(use_cache: bool | None = None) -> Any:
 def _save(u: Any, path: Path) -> None:
     """Write the copy atomically (0600, in a 0700 folder); failures only cost speed."""
     factory = u.dict_num.default_factory  # a lambda: not picklable
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         u.dict_num.default_factory = None
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(u, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except OSError:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
     finally:
         u.dict_num.default_factory = factory
-
-
-def _restore(u: Any) -> None:
-    u.dict_num.default_factory = _none
 
 
 def _none() -> None:
