@@ -55,7 +55,8 @@ def test_tables_history_and_sql_formats(loaded, tmp_path, capsys):
     rc, out, _ = cli(capsys, "tables", "--store", str(loaded))
     assert rc == 0 and out.splitlines() == ["bitext\t6\tv0", "bitext_rejects\t1\tv0"]
     rc, out, _ = cli(capsys, "history", "bitext", "--store", str(loaded))
-    assert out.startswith("v0\tCREATE TABLE\tbitext-import\trows=6")  # created with its rows
+    assert out.startswith("v0\tCREATE TABLE\tbitext-import/import\trows=6")  # created with its rows
+    assert "stages=to_bitext:8>7" in out  # 8 pairs in, 7 bitext rows out (one rejected)
     rc, out, _ = cli(capsys, "history", "bitext", "--store", str(loaded), "--json")
     assert json.loads(out)["params"]["src_lang"] == "en"
     rc, out, _ = cli(capsys, "sql", "--store", str(loaded), "select count(*) as n from bitext")

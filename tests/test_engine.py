@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pyarrow as pa
@@ -56,7 +57,8 @@ def test_workers_do_not_change_the_table(tmp_path):
 def test_a_bad_record_is_rejected_not_fatal(tmp_path, store):
     src = tmp_path / "p.txt"
     src.write_text("a ||| b\nBOOM here ||| x\nc ||| d\n", encoding="utf-8")
-    report = LocalEngine(progress=False).run_step(step_for(src, [Explode()]), store, "run", {})
+    step = dataclasses.replace(step_for(src, [Explode()]), max_reject_share=0.5)  # 1 of 3 records
+    report = LocalEngine(progress=False).run_step(step, store, "run", {})
     assert report.rows["bitext"] == 2 and report.rejects == 1
     (rej,) = store.to_arrow("bitext_rejects").to_pylist()
     assert rej["position"] == 2 and rej["source"] == "p.txt" and rej["stage"] == "import"

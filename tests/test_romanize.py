@@ -198,7 +198,8 @@ def test_pipeline_on_sample(store):
     assert [t["script"] for t in rows["ja"]["tokens"]] == ["Hiragana"]  # more kana than kanji
     assert [t["script"] for t in rows["zh"]["tokens"]] == ["CJK"]
     again = pl.run(spec.pipeline, store, force=True)  # merge on id: no duplicates
-    assert again.steps[0].rows["romanized"] == 15 and store.count("romanized") == 15
+    assert again.steps[0].staged["romanized"] == 15 and store.count("romanized") == 15
+    assert again.steps[0].rows["romanized"] == 0  # rows inserted: every id was there
 
 
 def test_cli_romanize(tmp_path):

@@ -77,16 +77,69 @@ def open_store(path: str, must_exist: bool = True):
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--fail-fast", is_flag=True, help="Stop at the first bad record instead of rejecting it.")
 @click.option("--force", is_flag=True, help="Run even if the outputs are up to date.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the resolved parameters, inputs with fingerprints and steps (and whether each "
+                   "would be skipped), then stop: nothing is read or written.")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: print the plan as JSON.")
 @click.pass_obj
 def run(obj: Ctx, pipeline_file: str, store: str, overrides: tuple[str, ...], workers: int,
-        engine: str, fail_fast: bool, force: bool) -> None:
-    """Run a pipeline file (YAML) into a store."""
+        engine: str, fail_fast: bool, force: bool, dry_run: bool, as_json: bool) -> None:
+    """Run a pipeline file (YAML) into a store.
+
+    Parameters are validated before any step runs. Each step prints its summary line when it
+    ends (what it committed), a step whose tables carry this run's transaction is skipped.
+    """
     from . import pipeline as pl
 
     spec = pl.load(pipeline_file, list(overrides))
-    report = pl.run(spec.pipeline, open_store(store, must_exist=False),
-                    make_engine(engine, workers, fail_fast, not obj.quiet), force=force)
-    print_report(obj.echo, report)
+    if dry_run:
+        from .store import Store
+
+        plan = pl.dry_run(spec.pipeline, Store(store, create=False))
+        click.echo(json.dumps(plan, indent=2, default=str) if as_json else format_plan(plan))
+        return
+    st = open_store(store, must_exist=False)
+    eng = make_engine(engine, workers, fail_fast, not obj.quiet)
+    pl.run(spec.pipeline, st, eng, force=force,
+           on_step=lambda sr: print_step(obj.echo, spec.pipeline.kind, sr))
+
+
+def format_plan(plan: dict) -> str:
+    """The dry-run plan as text."""
+    lines = [f"pipeline {plan['pipeline']} (run {plan['run_id']})", "parameters:"]
+    lines += [f"  {k} = {json.dumps(v, default=str)}" for k, v in plan["params"].items()]
+    lines.append("inputs:")
+    lines += [f"  {k}: {v['path']} ({v['fingerprint'][:16]})" for k, v in plan["inputs"].items()] or ["  (none)"]
+    lines.append("steps:")
+    for s in plan["steps"]:
+        state = "skip (up to date)" if s["would_skip"] else (
+            f"run (already committed: {', '.join(s['done_tables'])})" if s["done_tables"] else "run")
+        reads = f" reads {', '.join(s['inputs'])};" if s["inputs"] else ""
+        lines.append(f"  {s['step']}: {s['source']} -> {' -> '.join(s['stages']) or '(no stage)'} -> "
+                     f"{', '.join(s['outputs'])} [{s['mode']}];{reads} rejects to {s['rejects']}: {state}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("kind", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def params(kind: str | None, as_json: bool) -> None:
+    """List the parameters of pipeline KIND (type, default, rules, meaning); no KIND: the kinds."""
+    from . import pipeline as pl
+    from .params import describe
+
+    if kind is None:
+        for k in sorted(pl.KINDS):
+            click.echo(k)
+        return
+    rows = describe(pl.pipeline_class(kind))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for r in rows:
+        rules = f" [{r['rules']}]" if r["rules"] else ""
+        help_ = f"  {r['help']}" if r["help"] else ""
+        click.echo(f"{r['name']}: {r['type']} = {json.dumps(r['default'], default=str)}{rules}{help_}")
 
 
 def make_engine(name: str, workers: int, fail_fast: bool, progress: bool):
@@ -100,15 +153,27 @@ def make_engine(name: str, workers: int, fail_fast: bool, progress: bool):
 
 
 def print_report(echo, report) -> None:
-    """One line per step: rows per table and version, rejects, duplicates, speed."""
+    """One line per step (see :func:`print_step`)."""
     for s in report.steps:
-        if s.skipped:
-            echo(f"{report.pipeline}/{s.step}: up to date (same inputs and parameters), skipped")
-            continue
-        rows = ", ".join(f"{t}: {n:,} rows (v{s.versions.get(t)})" for t, n in s.rows.items())
-        extra = f", {s.duplicates:,} duplicates dropped" if s.duplicates else ""
-        echo(f"{report.pipeline}/{s.step}: {rows}; {s.rejects:,} rejected{extra}; "
-             f"{s.input_rows:,} records in {s.seconds:.2f} s ({s.rows_per_s:,.0f}/s)")
+        print_step(echo, report.pipeline, s)
+
+
+def print_step(echo, pipeline: str, s) -> None:
+    """A step's summary: rows inserted per table and version, rejects, drops, speed."""
+    if s.skipped:
+        echo(f"{pipeline}/{s.step}: up to date (same inputs and parameters), skipped")
+        return
+    rows = ", ".join(f"{t}: {n:,} rows inserted (v{s.versions.get(t)})" for t, n in s.rows.items()
+                     if t not in s.completed)
+    done = f"; already committed before: {', '.join(s.completed)}" if s.completed else ""
+    extra = f", {s.duplicates:,} duplicates dropped" if s.duplicates else ""
+    dropped = {}
+    for st in s.stats.values():
+        for k, v in st.dropped.items():
+            dropped[k] = dropped.get(k, 0) + v
+    drops = ("; dropped " + ", ".join(f"{k} {v:,}" for k, v in sorted(dropped.items()))) if dropped else ""
+    echo(f"{pipeline}/{s.step}: {rows}{done}; {s.rejects:,} rejected{extra}{drops}; "
+         f"{s.input_rows:,} records in {s.seconds:.2f} s ({s.rows_per_s:,.0f}/s)")
 
 
 # ----------------------------------------------------------------- tables
@@ -134,9 +199,13 @@ def history(obj: Ctx, table: str, store: str, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(h, sort_keys=True, default=str))
         else:
-            click.echo(f"v{h['version']}\t{h.get('operation')}\t{h.get('pipeline', '-')}\t"
+            stages = h.get("stages") if isinstance(h.get("stages"), dict) else {}
+            per = " ".join(f"{n}:{v.get('rows_in', 0)}>{v.get('rows_out', 0)}" +
+                           "".join(f",{k}={c}" for k, c in (v.get("dropped") or {}).items())
+                           for n, v in stages.items())
+            click.echo(f"v{h['version']}\t{h.get('operation')}\t{h.get('pipeline', '-')}/{h.get('step', '-')}\t"
                        f"rows={h.get('rows', '-')}\trun={h.get('run_id', '-')}\t"
-                       f"lib={h.get('library_version', '-')}")
+                       f"lib={h.get('library_version', '-')}" + (f"\tstages={per}" if per else ""))
 
 
 @main.command()
@@ -279,4 +348,11 @@ def entry(argv: list[str] | None = None) -> int:
 
 
 def main_entry() -> None:
-    sys.exit(entry())
+    rc = entry()
+    if rc == 130:
+        # Ctrl-C: the step was rolled back and the workers killed; leave now rather than wait
+        # for any library thread (Ray, a reader) that the interpreter would join at exit.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(rc)

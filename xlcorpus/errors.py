@@ -31,3 +31,11 @@ class StageError(XlcorpusError):
 
 class QueryError(StoreError):
     """A SQL query over the store failed (syntax, unknown column, forbidden file access)."""
+
+
+class StepFailed(PipelineError):
+    """A step failed as a whole (a broken stage, a worker that died); nothing was committed."""
+
+
+class WorkerError(StepFailed):
+    """A worker process failed outside a stage (its ``setup()``, or it died)."""

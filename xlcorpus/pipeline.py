@@ -36,6 +36,7 @@ from .engine.core import Step
 from .engine.local import LocalEngine, StepReport
 from .errors import PipelineError
 from .ids import file_fingerprint, params_fingerprint
+from .params import Exists, check, constraints
 from .schema import read_yaml_mapping
 from .store import Store
 
@@ -94,7 +95,14 @@ def pipeline_class(kind: str) -> type[Pipeline]:
 
 # ---------------------------------------------------------------- coercion
 def _coerce(value: Any, hint: Any, where: str, base: Path, from_text: bool) -> Any:
-    """Check/convert ``value`` to the annotated type ``hint``; raise naming ``where``."""
+    """Check/convert ``value`` to the annotated type ``hint`` and apply its constraints
+    (:mod:`xlcorpus.params`); raise naming ``where``."""
+    hint, meta = constraints(hint)
+    value = _coerce_base(value, hint, where, base, from_text)
+    return check(value, [m for m in meta if not isinstance(m, Exists)], where) if meta else value
+
+
+def _coerce_base(value: Any, hint: Any, where: str, base: Path, from_text: bool) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
@@ -165,7 +173,7 @@ def build(kind: str, params: dict[str, Any], where: str, base: Path,
           overrides: dict[str, str] | None = None, cwd: Path | None = None) -> Pipeline:
     """Instantiate pipeline ``kind`` from file params and ``--set`` overrides."""
     cls = pipeline_class(kind)
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for key, value in (params or {}).items():
@@ -183,9 +191,26 @@ def build(kind: str, params: dict[str, Any], where: str, base: Path,
         raise PipelineError(f"{where}: missing required parameter(s) {missing} for pipeline {kind!r}")
     for name, f in fields.items():  # resolve relative Path defaults against the file's folder
         if name not in values and f.default is not dataclasses.MISSING:
-            if isinstance(f.default, Path) or (isinstance(f.default, str) and hints[name] is Path):
+            if isinstance(f.default, Path) or (isinstance(f.default, str) and constraints(hints[name])[0] is Path):
                 values[name] = _coerce(str(f.default), hints[name], name, base, False)
-    return cls(**values)
+    for name, f in fields.items():  # inputs that must exist, given or default
+        value = values.get(name, f.default)
+        if value is not dataclasses.MISSING and value is not None and _must_exist(hints[name]):
+            src = f"--set {name}" if name in (overrides or {}) else f"{where}: params.{name}"
+            check(value, [Exists()], src)
+    try:
+        return cls(**values)
+    except PipelineError as exc:
+        raise PipelineError(f"{where}: {exc}") from exc
+
+
+def _must_exist(hint: Any) -> bool:
+    """Whether an (optional, list of) annotated path must exist."""
+    base, meta = constraints(hint)
+    if any(isinstance(m, Exists) for m in meta):
+        return True
+    return any(_must_exist(a) for a in typing.get_args(base) if a is not type(None)) \
+        if typing.get_origin(base) in (typing.Union, types.UnionType, list) else False
 
 
 @dataclass
@@ -238,24 +263,79 @@ def fingerprint(pipe: Pipeline) -> tuple[str, dict[str, str]]:
     return fp, inputs
 
 
+def app_id(run_fp: str, step: Step) -> str:
+    """The Delta app transaction id of one step of one run fingerprint."""
+    return f"xlcorpus-{params_fingerprint([run_fp, step.name])[:32]}"
+
+
+@dataclass
+class StepPlan:
+    """What ``run`` would do with one step: its transaction id and which tables carry it."""
+
+    step: Step
+    app_id: str
+    done: dict[str, int | None]
+
+    @property
+    def up_to_date(self) -> bool:
+        return all(v is not None for v in self.done.values())
+
+    def txn_version(self, force: bool) -> int:
+        """1, or one more than any recorded version when forced to run again."""
+        known = [v for v in self.done.values() if v is not None]
+        return (max(known) + 1) if force and known else (max(known) if known else 1)
+
+
+def plan_step(step: Step, store: Store | None, run_fp: str) -> StepPlan:
+    aid = app_id(run_fp, step)
+    return StepPlan(step, aid, {t: store.transaction_version(t, aid) if store is not None else None
+                                for t in step.tables})
+
+
 def run(pipe: Pipeline, store: Store, engine: Any = None, force: bool = False,
         on_step: Any = None) -> RunReport:
-    """Run every step of ``pipe`` into ``store`` with ``engine`` (default: local, 1 worker)."""
+    """Run every step of ``pipe`` into ``store`` with ``engine`` (default: local, 1 worker).
+
+    A step whose tables all carry its app transaction (same pipeline, parameters, input
+    fingerprints and library version) is skipped, whatever else was written to those tables
+    since; a step interrupted between two table commits is run again and only the tables that
+    miss its transaction are committed. ``force`` runs (and commits) every step again.
+    ``on_step(report)`` is called as each step ends.
+    """
     engine = engine or LocalEngine()
     fp, inputs = fingerprint(pipe)
     run_id = fp[:16]
     report = RunReport(pipe.kind, run_id)
     for step in pipe.steps(store):
-        step_fp = params_fingerprint([fp, step.name])
-        tables = step.outputs + [step.rejects]
-        if not force and all(store.last_fingerprint(t) == step_fp for t in tables):
-            sr = StepReport(step.name, skipped=True,
-                            versions={t: store.version(t) for t in tables})
+        p = plan_step(step, store, fp)
+        if not force and p.up_to_date:
+            sr = StepReport(step.name, skipped=True, versions={t: store.version(t) for t in step.tables})
         else:
             meta = {"pipeline": pipe.kind, "params": pipe.params(), "inputs": inputs,
-                    "run_id": run_id, "fingerprint": step_fp, "engine": engine.name}
-            sr = engine.run_step(step, store, run_id, meta)
+                    "run_id": run_id, "fingerprint": params_fingerprint([fp, step.name]),
+                    "engine": engine.name, "app_id": p.app_id}
+            sr = engine.run_step(step, store, run_id, meta, txn=(p.app_id, p.txn_version(force)))
         report.steps.append(sr)
         if on_step:
             on_step(sr)
     return report
+
+
+def dry_run(pipe: Pipeline, store: Store | None) -> dict[str, Any]:
+    """What ``run`` would do, without reading an input or running a step: the resolved
+    parameters, the inputs and their fingerprints, and per step its source, stages, tables
+    and whether it would be skipped (as far as the store shows now)."""
+    from .engine.core import describe_source
+
+    fp, inputs = fingerprint(pipe)
+    steps = []
+    for step in pipe.steps(store):
+        p = plan_step(step, store, fp)
+        steps.append({"step": step.name, "source": describe_source(step.reader), "inputs": step.inputs,
+                      "stages": [getattr(s, "name", getattr(s, "__name__", "stage")) for s in step.stages],
+                      "outputs": step.outputs, "rejects": step.rejects, "mode": step.mode,
+                      "app_id": p.app_id, "would_skip": p.up_to_date,
+                      "done_tables": sorted(t for t, v in p.done.items() if v is not None)})
+    return {"pipeline": pipe.kind, "run_id": fp[:16], "params": pipe.params(),
+            "inputs": {k: {"path": pipe.inputs()[k], "fingerprint": v} for k, v in inputs.items()},
+            "steps": steps}

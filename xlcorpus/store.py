@@ -33,7 +33,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # pyarrow.dataset imports pandas: keep it out of worker start
     import pyarrow.dataset as pads
 
 Mode = Literal["append", "overwrite", "merge", "error"]
+Txn = tuple[str, int]  # a Delta app transaction: (app_id, version)
 MODES = ("append", "overwrite", "merge", "error")
 Data = pa.RecordBatch | pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]
 META_PREFIX = "xlcorpus."
@@ -92,15 +93,33 @@ def _lost_race(table: str, exc: Exception) -> ConflictError:
                          "nothing of this write is visible, retry it")
 
 
+class Commit(NamedTuple):
+    """A commit: the table's new version and the rows it inserted."""
+
+    version: int
+    rows: int
+
+
+class StoreRef(NamedTuple):
+    """Where a store is (root and storage options): picklable, reopened with :meth:`open`."""
+
+    root: str
+    storage_options: dict[str, str] | None = None
+
+    def open(self) -> Store:
+        return Store(self.root, self.storage_options)
+
+
 class Store:
     """Versioned tables under one root. ``Store("out/")`` or ``Store("s3://bucket/x")``."""
 
-    def __init__(self, root: str | os.PathLike[str], storage_options: dict[str, str] | None = None):
+    def __init__(self, root: str | os.PathLike[str], storage_options: dict[str, str] | None = None,
+                 create: bool = True):
         text = str(root)
         self.is_local = "://" not in text
         self.root = str(Path(text).resolve()) if self.is_local else text.rstrip("/")
         self.storage_options = storage_options
-        if self.is_local:
+        if self.is_local and create:
             Path(self.root).mkdir(parents=True, exist_ok=True)
 
     # ----------------------------------------------------------------- tables
@@ -153,28 +172,41 @@ class Store:
         mode: Mode = "append",
         metadata: Mapping[str, Any] | None = None,
         contract_: TableContract | None = None,
+        txn: Txn | None = None,
     ) -> int:
         """Validate ``data`` against the table's contract and commit it; return the new version.
 
         ``data`` is a batch, a table, a RecordBatchReader or any iterable of batches; it is
         streamed (never materialised). ``metadata`` (pipeline, params, inputs, ...) is stored
         in the commit with the library version; values that are not strings are JSON-encoded.
+        ``txn`` (``(app_id, version)``) is recorded in the same commit as a Delta app
+        transaction (see :meth:`transaction_version`).
         """
-        from deltalake import CommitProperties, write_deltalake
+        return self.commit(table, data, mode, metadata, contract_, txn).version
+
+    def commit(self, table: str, data: Data, mode: Mode = "append", metadata: Mapping[str, Any] | None = None,
+               contract_: TableContract | None = None, txn: Txn | None = None) -> Commit:
+        """Like :meth:`write`; returns the version and the rows actually inserted."""
+        from deltalake import write_deltalake
         from deltalake.exceptions import CommitFailedError
 
         c = contract_ or contract(check_table_name(table))
         counter: dict[str, Any] = {"rows": 0}
         reader = pa.RecordBatchReader.from_batches(c.arrow_schema, self._checked(c, data, counter))
-        props = CommitProperties(custom_metadata=self._commit_metadata(metadata))
+        props = self._props(metadata, txn)
         uri = self.uri(table)
         partition_by = list(c.partition_by) or None
+        inserted = None
         try:
             if mode == "merge" and self.exists(table):
                 dt = self._delta(table)
-                (dt.merge(reader, predicate="t.id = s.id", source_alias="s", target_alias="t",
-                          commit_properties=props)
-                 .when_not_matched_insert_all().execute())
+                metrics = (dt.merge(reader, predicate="t.id = s.id", source_alias="s", target_alias="t",
+                                    commit_properties=props)
+                           .when_not_matched_insert_all().execute())
+                inserted = int(metrics.get("num_target_rows_inserted", 0))
+                if txn is not None and self.transaction_version(table, txn[0]) != txn[1]:
+                    # nothing changed, so Delta made no commit: record the transaction anyway
+                    self._empty_commit(table, c, props)
             else:
                 _check_mode(mode)
                 write_mode = {"merge": "error"}.get(mode, mode)
@@ -188,26 +220,55 @@ class Store:
             if "already exists" in str(exc) and mode in {"error", "merge"}:
                 raise ConflictError(f"table {table!r} was created by another writer: {exc}") from exc
             raise
-        return self.version(table)
+        return Commit(self.version(table), counter["rows"] if inserted is None else inserted)
+
+    def _empty_commit(self, table: str, c: TableContract, props: Any) -> None:
+        from deltalake import Schema
+
+        self._delta(table).create_write_transaction([], mode="append", schema=Schema.from_arrow(c.arrow_schema),
+                                                    partition_by=list(c.partition_by) or None,
+                                                    commit_properties=props)
+
+    def _props(self, metadata: Mapping[str, Any] | None, txn: Txn | None):
+        from deltalake import CommitProperties, Transaction
+
+        apps = [Transaction(app_id=txn[0], version=txn[1])] if txn is not None else None
+        return CommitProperties(custom_metadata=self._commit_metadata(metadata), app_transactions=apps)
+
+    def transaction_version(self, table: str, app_id: str) -> int | None:
+        """The version of app transaction ``app_id`` recorded in ``table`` (None: never)."""
+        if not self.exists(table):
+            return None
+        return self._delta(table).transaction_version(app_id)
+
+    def ref(self) -> StoreRef:
+        """A small picklable handle that reopens this store (in a worker)."""
+        return StoreRef(self.root, self.storage_options)
 
     def add_files(self, table: str, files: list[PartFile], mode: Mode = "append",
-                  metadata: Mapping[str, Any] | None = None) -> int:
+                  metadata: Mapping[str, Any] | None = None, txn: Txn | None = None) -> int:
+        """Commit part files (see :meth:`commit_files`); return the new version."""
+        return self.commit_files(table, files, mode, metadata, txn).version
+
+    def commit_files(self, table: str, files: list[PartFile], mode: Mode = "append",
+                     metadata: Mapping[str, Any] | None = None, txn: Txn | None = None) -> Commit:
         """Commit part files written by :class:`~xlcorpus.parts.PartWriter` (rows already
         validated); return the new version.
 
         The files are moved into the table and added in one commit, without reading them
         again (``append``, ``overwrite``, ``error``, and ``merge`` into a table that does not
         exist yet). ``merge`` into an existing table, and remote stores, read them back and
-        go through :meth:`write`. If the commit fails, the moved files are removed and the
-        table is as it was.
+        go through :meth:`commit`. If the commit fails, the moved files are removed and the
+        table is as it was. A merge that finds the table created meanwhile by another writer
+        (two identical runs into a fresh store) is retried once as a merge into it.
         """
-        from deltalake import CommitProperties, Schema
+        from deltalake import Schema
         from deltalake.transaction import AddAction, create_table_with_add_actions
 
         c = contract(check_table_name(table))
         exists = self.exists(table)
         if not self.is_local or (mode == "merge" and exists):
-            return self.write(table, read_parts(c, files), mode=mode, metadata=metadata)
+            return self.commit(table, read_parts(c, files), mode=mode, metadata=metadata, txn=txn)
         _check_mode(mode)
         if mode in {"error", "merge"} and exists:
             raise ConflictError(f"table {table!r} already exists (mode {mode!r})")
@@ -224,7 +285,7 @@ class Store:
                 st = dest.stat()
                 actions.append(AddAction(rel, st.st_size, dict(f.partition), int(st.st_mtime * 1000), True,
                                          f.stats or json.dumps({"numRecords": f.rows})))
-            props = CommitProperties(custom_metadata=self._commit_metadata(metadata))
+            props = self._props(metadata, txn)
             schema = Schema.from_arrow(c.arrow_schema)
             partition_by = list(c.partition_by) or None
             if exists:
@@ -234,17 +295,18 @@ class Store:
                 create_table_with_add_actions(self.uri(table), schema, actions, mode="error",
                                               partition_by=partition_by, commit_properties=props)
         except Exception as exc:
+            if mode == "merge" and not exists and self.exists(table):  # created meanwhile: merge
+                for path, f in zip(moved, files):  # put the files back for the merge
+                    os.replace(path, f.path)
+                return self.commit(table, read_parts(c, files), mode="merge", metadata=metadata, txn=txn)
             for path in moved:
                 path.unlink(missing_ok=True)
-            if mode == "merge" and not exists and self.exists(table):  # created meanwhile: merge
-                raise ConflictError(f"table {table!r} was created by another writer while this run "
-                                    f"committed; nothing of this run is visible, run it again") from exc
             from deltalake.exceptions import CommitFailedError
 
             if isinstance(exc, CommitFailedError):
                 raise _lost_race(table, exc) from exc
             raise
-        return self.version(table)
+        return Commit(self.version(table), sum(f.rows for f in files))
 
     @staticmethod
     def _commit_metadata(metadata: Mapping[str, Any] | None) -> dict[str, str]:

@@ -20,14 +20,15 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..engine.core import Reject, Stage, Step
+from ..engine.core import Reject, Stage, Step, call
 from ..errors import PipelineError
 from ..ids import params_fingerprint, stable_id
+from ..params import Ge, Help, InputPath, LangCode, PositiveInt, Ratio
 from ..schema import contract
 from ..sources.bitext import BitextImport
 from ..sources.files import iter_lines
@@ -105,20 +106,20 @@ class BitextAlignPipeline(BitextImport):
     (eflomal or neural), store."""
 
     kind: ClassVar[str] = "bitext-align"
-    pretokenized: bool = False
-    method: Literal["eflomal", "neural"] = "eflomal"
-    symmetrize: str = "vote"
-    runs: int = 0                      # eflomal runs; 0: automatic (4 below 200k pairs, else 1)
-    similarity_priors: bool = True
-    extra_src: Path | None = None      # extra bitext (tokenized, line-parallel) for eflomal
-    extra_tgt: Path | None = None
-    model: str | None = None           # neural: local path or hub id
+    pretokenized: Annotated[bool, Help("keep whitespace tokens as given")] = False
+    method: Annotated[Literal["eflomal", "neural"], Help("statistical (CPU) or neural aligner")] = "eflomal"
+    symmetrize: Annotated[str, Help("vote, intersection, union, grow-diag, grow-diag-final(-and)")] = "vote"
+    runs: Annotated[int, Ge(0), Help("eflomal runs; 0: automatic (4 below 200k pairs, else 1)")] = 0
+    similarity_priors: Annotated[bool, Help("Dirichlet priors for identical/similar tokens")] = True
+    extra_src: Annotated[InputPath | None, Help("extra tokenized bitext, source side (training only)")] = None
+    extra_tgt: Annotated[InputPath | None, Help("extra tokenized bitext, target side")] = None
+    model: Annotated[str | None, Help("neural: local model folder or hub id")] = None
     neural_method: Literal["argmax", "itermax", "match"] = "itermax"
-    layer: int = 8
-    device: str = "auto"
-    batch_size: int = 64               # rows per batch (import and neural alignment)
-    lexical_min_count: int = 1
-    codeswitch_ratio: float = 0.0
+    layer: Annotated[int, Ge(0), Help("neural: encoder layer")] = 8
+    device: Annotated[str, Help("neural: auto, cpu, cuda, cuda:N")] = "auto"
+    batch_size: Annotated[PositiveInt, Help("rows per batch (import and neural alignment)")] = 64
+    lexical_min_count: Annotated[PositiveInt, Help("least link count kept in lexical_table")] = 1
+    codeswitch_ratio: Annotated[Ratio, Help("share of aligned words switched (0: no codeswitch step)")] = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -134,6 +135,7 @@ class BitextAlignPipeline(BitextImport):
                                 f"(known: {', '.join(SYMMETRIZATIONS)})")
 
     def _bitext(self, store) -> pa.Table:
+        store = store.open() if hasattr(store, "open") else store
         t = store.to_arrow("bitext", columns=["id", "src_lang", "tgt_lang", "src", "tgt", "source", "line"])
         mask = pc.and_(pc.equal(t["src_lang"], self.src_lang), pc.equal(t["tgt_lang"], self.tgt_lang))
         return t.filter(mask).sort_by([("source", "ascending"), ("line", "ascending")])
@@ -166,6 +168,7 @@ class BitextAlignPipeline(BitextImport):
     def _lexical_reader(self, store) -> Iterator[pa.Table]:
         from .lexical import lexical_table
 
+        store = store.open()
         t = store.to_arrow("bitext_aligned", columns=["pair_id", "src_lang", "tgt_lang", "src_tokens",
                                                       "tgt_tokens", "alignment", "method"])
         mine = "eflomal" if self.method == "eflomal" else f"neural-{self.neural_method}"
@@ -179,6 +182,7 @@ class BitextAlignPipeline(BitextImport):
     def _codeswitch_reader(self, store) -> Iterator[pa.RecordBatch]:
         from .codeswitch import code_switch
 
+        store = store.open()
         t = store.to_arrow("bitext_aligned")
         mask = pc.and_(pc.equal(t["src_lang"], self.src_lang), pc.equal(t["tgt_lang"], self.tgt_lang))
         rows = []
@@ -196,16 +200,19 @@ class BitextAlignPipeline(BitextImport):
             yield contract("align_codeswitched").batch(rows)
 
     def steps(self, store) -> Iterator[Step]:
+        """The steps, as data: whole-table steps read their input tables when they run."""
         yield from super().steps(store)
+        ref = store.ref()
         if self.method == "eflomal":
-            yield Step("align", self._eflomal_reader(store), [], ["bitext_aligned"], mode="merge",
-                       source_column="pair_id", position_column="line")
+            yield Step("align", call(self._eflomal_reader, ref), [], ["bitext_aligned"], mode="merge",
+                       source_column="pair_id", position_column="line", inputs=["bitext"])
         else:
             stage = NeuralAlign(self.model, self.neural_method, self.layer, self.device,  # type: ignore[arg-type]
                                 self.batch_size, self.src_lang, self.tgt_lang, self.pretokenized)
-            yield Step("align", self._bitext_batches(store), [stage], ["bitext_aligned"], mode="merge",
-                       position_column="line")
-        yield Step("lexical", self._lexical_reader(store), [], ["lexical_table"], mode="overwrite")
+            yield Step("align", call(self._bitext_batches, ref), [stage], ["bitext_aligned"], mode="merge",
+                       position_column="line", inputs=["bitext"])
+        yield Step("lexical", call(self._lexical_reader, ref), [], ["lexical_table"], mode="overwrite",
+                   inputs=["bitext_aligned"])
         if self.codeswitch_ratio > 0:
-            yield Step("codeswitch", self._codeswitch_reader(store), [], ["align_codeswitched"],
-                       mode="merge")
+            yield Step("codeswitch", call(self._codeswitch_reader, ref), [], ["align_codeswitched"],
+                       mode="merge", inputs=["bitext_aligned"])

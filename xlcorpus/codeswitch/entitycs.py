@@ -25,7 +25,10 @@ text, label and marker buffers in one NumPy pass.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -181,6 +184,55 @@ class LabelIndex:
         pos = np.minimum(np.searchsorted(self.keys, want), len(self.keys) - 1)
         return np.where((item >= 0) & (self.keys[pos] == want), pos, -1)
 
+    # Saved as three Arrow IPC files that every worker memory-maps: the pages are shared
+    # through the page cache, so N workers hold one copy of the index, not N.
+    def save(self, folder: str | os.PathLike[str]) -> str:
+        """Write the index under ``folder`` (created); return the folder."""
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        items = {"qnum": pa.array(self.qnum, pa.int64())}
+        for w in range(self.words):
+            items[f"mask{w}"] = pa.array(self.mask[:, w], pa.uint64())
+        rows = {"keys": pa.array(self.keys, pa.int64()), "label": self.label,
+                "alias_start": pa.array(self.alias_start, pa.int64()),
+                "alias_count": pa.array(self.alias_count, pa.int64())}
+        for name, cols in (("items", items), ("rows", rows), ("alias", {"alias": self.alias})):
+            table = pa.table(cols)
+            with pa.OSFile(str(path / f"{name}.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+                w.write_table(table)
+        (path / "targets.json").write_text(json.dumps(list(self.targets)), encoding="utf-8")
+        return str(path)
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> LabelIndex:
+        """Memory-map an index written by :meth:`save` (zero-copy: nothing is read up front)."""
+        path = Path(folder)
+        self = cls.__new__(cls)
+        self.targets = tuple(json.loads((path / "targets.json").read_text(encoding="utf-8")))
+        self.words = max(1, (len(self.targets) + 63) // 64)
+
+        def columns(name: str) -> dict[str, pa.Array]:
+            table = pa.ipc.open_file(pa.memory_map(str(path / f"{name}.arrow"))).read_all()
+            return {c: _single(table[c]) for c in table.column_names}
+
+        items, rows, alias = columns("items"), columns("rows"), columns("alias")
+        self.qnum = _view(items["qnum"])
+        self.mask = np.stack([_view(items[f"mask{w}"]) for w in range(self.words)], axis=1) \
+            if len(self.qnum) else np.zeros((0, self.words), np.uint64)
+        self.keys, self.label = _view(rows["keys"]), rows["label"]
+        self.alias_start, self.alias_count = _view(rows["alias_start"]), _view(rows["alias_count"])
+        self.alias = alias["alias"]
+        return self
+
+
+def _single(col: pa.ChunkedArray) -> pa.Array:
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+
+def _view(arr: pa.Array) -> np.ndarray:
+    """A NumPy view of an Arrow array without nulls (no copy when memory-mapped)."""
+    return arr.to_numpy(zero_copy_only=True) if len(arr) else np.zeros(0, arr.type.to_pandas_dtype())
+
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(s, s + n)`` for each (s, n), vectorised."""
@@ -233,23 +285,41 @@ def _segment_starts(counts: np.ndarray) -> np.ndarray:
 
 
 def sentence_filter(text: pa.Array, n_links: np.ndarray, n_qid: np.ndarray, single_len: np.ndarray,
-                    cfg: CSConfig) -> np.ndarray:
+                    cfg: CSConfig, dropped: dict[str, int] | None = None) -> np.ndarray:
     """Boolean keep-mask of the EntityCS sentence filters (the regex filters only run on
-    sentences that pass the cheap ones)."""
+    sentences that pass the cheap ones). ``dropped`` counts the dropped sentences by the
+    first filter each fails: ``no_qid``, ``min_chars``, ``max_links``, ``max_link_share``,
+    ``max_words``, ``markup``."""
     length = rng.pc_len(text)
     covered = (n_links == 1) & (single_len > cfg.max_link_share * length)
-    keep = (n_qid >= 1) & (length > cfg.min_chars) & (n_links <= cfg.max_links) & ~covered
+    tests = [("no_qid", n_qid >= 1), ("min_chars", length > cfg.min_chars),
+             ("max_links", n_links <= cfg.max_links), ("max_link_share", ~covered)]
+    keep = np.ones(len(length), dtype=bool)
+    for reason, ok in tests:
+        _count(dropped, reason, keep & ~ok)
+        keep &= ok
     rows = np.flatnonzero(keep)
     if len(rows):
         sub = text.take(pa.array(rows, pa.int64()))
         words = pc.count_substring_regex(sub, WORD).to_numpy(zero_copy_only=False)
         residue = pc.match_substring_regex(sub, RESIDUE).to_numpy(zero_copy_only=False).astype(bool)
-        keep[rows] = (words <= cfg.max_words) & ~residue
+        few = words <= cfg.max_words
+        _count(dropped, "max_words", ~few)
+        _count(dropped, "markup", few & residue)
+        keep[rows] = few & ~residue
     return keep
 
 
-def code_switch(batch: pa.RecordBatch | pa.Table, index: LabelIndex, cfg: CSConfig) -> pa.RecordBatch:
-    """``wiki_sentences`` rows -> ``entitycs`` rows (vectorised)."""
+def _count(dropped: dict[str, int] | None, reason: str, mask: np.ndarray) -> None:
+    n = int(mask.sum())
+    if dropped is not None and n:
+        dropped[reason] = dropped.get(reason, 0) + n
+
+
+def code_switch(batch: pa.RecordBatch | pa.Table, index: LabelIndex, cfg: CSConfig,
+                dropped: dict[str, int] | None = None) -> pa.RecordBatch:
+    """``wiki_sentences`` rows -> ``entitycs`` rows (vectorised); ``dropped`` counts the
+    sentences the filters drop, by reason (see :func:`sentence_filter`)."""
     if isinstance(batch, pa.Table):
         batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else contract("wiki_sentences").empty()
     out_contract = contract("entitycs")
@@ -280,7 +350,7 @@ def code_switch(batch: pa.RecordBatch | pa.Table, index: LabelIndex, cfg: CSConf
     single = np.zeros(n, dtype=np.int64)
     one = n_links[f_sent] == 1
     single[f_sent[one]] = (f_end - f_start)[one]
-    keep = sentence_filter(text, n_links, n_qid, single, cfg)
+    keep = sentence_filter(text, n_links, n_qid, single, cfg, dropped)
 
     # ---- candidate languages (bit masks) per kept sentence
     L = len(index.targets)

@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 
-from ..engine.core import Stage, Step
+from ..engine.core import Stage, StageOutput, Step, TableSource, call
 from ..errors import PipelineError
+from ..params import Ge, Help, InputPath, LangCode, PositiveInt, Ratio
 from ..pipeline import Pipeline
 from ..sources import wikidata, wikipedia
 from ..sources.files import display_name
@@ -32,15 +32,43 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "entitycs"
 
 
 class CodeSwitch(Stage):
-    """Stage: ``wiki_sentences`` batch -> ``entitycs`` batch (vectorised)."""
+    """Stage: ``wiki_sentences`` batch -> ``entitycs`` batch (vectorised).
+
+    Give ``index`` (a :class:`LabelIndex`), or ``store`` (a store or its ref): then
+    :meth:`prepare` builds the index once from the store's ``wikidata_labels`` when the step
+    runs and saves it as Arrow files, which every worker memory-maps in :meth:`setup`.
+    """
 
     name = "code_switch"
 
-    def __init__(self, index: LabelIndex, cfg: CSConfig):
+    def __init__(self, index: LabelIndex | None, cfg: CSConfig, store=None):
         self.index, self.cfg = index, cfg
+        self.store = store.ref() if hasattr(store, "ref") else store
+        self.index_path: str | None = None
 
-    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        return code_switch(batch, self.index, self.cfg)
+    def prepare(self, workdir: str) -> None:
+        if self.index is not None or self.store is None:
+            return
+        labels = read_table(self.store.open(), "wikidata_labels",
+                            pc.field("lang").isin(list(self.cfg.targets)), ["qid", "lang", "label", "aliases"])
+        self.index_path = LabelIndex(labels, self.cfg.targets).save(Path(workdir) / "label-index")
+
+    def setup(self) -> None:
+        if self.index is None and self.index_path is not None:
+            self.index = LabelIndex.load(self.index_path)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if self.index_path is not None:
+            state["index"] = None  # workers memory-map the saved index instead
+        return state
+
+    def __call__(self, batch: pa.RecordBatch) -> StageOutput:
+        if self.index is None:
+            self.setup()
+        dropped: dict[str, int] = {}
+        out = code_switch(batch, self.index, self.cfg, dropped)
+        return StageOutput(out, dropped=dropped)
 
 
 def read_table(store, table: str, filter_=None, columns: list[str] | None = None) -> pa.Table:
@@ -59,47 +87,36 @@ def iter_table(store, table: str, filter_, batch_size: int) -> Iterator[pa.Recor
         yield from store.read(table).to_batches(filter=filter_, batch_size=batch_size)
 
 
-def iter_sentences(store, src_lang: str, source: str, batch_size: int) -> Iterator[pa.RecordBatch]:
-    """The ``wiki_sentences`` rows of one dump, streamed in batches (output rows depend
-    only on each sentence, not on the order or size of the batches)."""
-    flt = (pads.field("lang") == src_lang) & (pads.field("source") == source)
-    yield from iter_table(store, "wiki_sentences", flt, batch_size)
-
-
 @dataclass
 class EntityCSPipeline(Pipeline):
     """Build ``entitycs`` from a Wikidata dump and a Wikipedia dump (defaults: bundled sample)."""
 
     kind: ClassVar[str] = "entitycs"
-    wikidata: Path = SAMPLE / "wikidata-sample.json"
-    wikipedia: Path = SAMPLE / "enwiki-sample.xml"
-    src_lang: str = "en"
-    languages: list[str] = field(default_factory=lambda: list(XLMR_LANGUAGES))
-    k: int = 5
-    switch_prob: float = 1.0
-    alias_prob: float = 0.0
-    keep_unlabeled: bool = False
-    markers: Literal["entity", "lang"] = "entity"
-    seed: int = 0
-    min_chars: int = 20
-    max_words: int = 128
-    max_links: int = 10
-    max_link_share: float = 0.5
-    linked_only: bool = True
-    chunk_mb: int = 8
-    part_mb: int = 64
-    batch_size: int = 20_000
-    tokenizer: Path | None = None
-    strategy: str = "WEP"
-    max_length: int = 512
+    wikidata: Annotated[InputPath, Help("Wikidata JSON dump (plain, .gz, .bz2; JSON lines; one entity)")] = \
+        SAMPLE / "wikidata-sample.json"
+    wikipedia: Annotated[InputPath, Help("Wikipedia pages-articles XML dump or WikiExtractor JSON")] = \
+        SAMPLE / "enwiki-sample.xml"
+    src_lang: Annotated[LangCode, Help("language of the Wikipedia dump")] = "en"
+    languages: Annotated[list[LangCode], Help("target languages")] = field(default_factory=lambda: list(XLMR_LANGUAGES))
+    k: Annotated[PositiveInt, Help("target languages sampled per sentence")] = 5
+    switch_prob: Annotated[Ratio, Help("probability of switching each entity")] = 1.0
+    alias_prob: Annotated[Ratio, Help("probability of using an alias instead of the label")] = 0.0
+    keep_unlabeled: Annotated[bool, Help("keep entities without a label in the target language")] = False
+    markers: Annotated[Literal["entity", "lang"], Help("<e>..</e> or <de>..</de> around switched entities")] = "entity"
+    seed: Annotated[int, Help("sampling seed")] = 0
+    min_chars: Annotated[int, Ge(0), Help("keep sentences longer than this")] = 20
+    max_words: Annotated[PositiveInt, Help("keep sentences of at most this many words")] = 128
+    max_links: Annotated[PositiveInt, Help("keep sentences with at most this many links")] = 10
+    max_link_share: Annotated[Ratio, Help("largest share of the sentence covered by links")] = 0.5
+    linked_only: Annotated[bool, Help("keep only sentences with at least one link")] = True
+    chunk_mb: Annotated[PositiveInt, Help("MB of dump lines per work unit")] = 8
+    part_mb: Annotated[PositiveInt, Help("largest byte range a worker reads of a plain dump")] = 64
+    batch_size: PositiveInt = 20_000
+    tokenizer: Annotated[InputPath | None, Help("tokenizer folder: adds the mask step")] = None
+    strategy: Annotated[str, Help("masking strategy (see xlcorpus.codeswitch.masking)")] = "WEP"
+    max_length: PositiveInt = 512
 
     def __post_init__(self) -> None:
-        for name in ("wikidata", "wikipedia"):
-            p = getattr(self, name)
-            if not Path(p).exists():
-                raise PipelineError(f"entitycs: {name} input {p} does not exist")
-        if self.chunk_mb < 1 or self.part_mb < 1:
-            raise PipelineError(f"entitycs: chunk_mb and part_mb must be at least 1 (got {self.chunk_mb}, {self.part_mb})")
         try:
             self.config()
         except ValueError as exc:
@@ -122,33 +139,27 @@ class EntityCSPipeline(Pipeline):
         return f"{self.src_lang.replace('-', '_')}wiki"
 
     def steps(self, store) -> Iterator[Step]:
+        """The steps, as data: nothing is read until the engine runs them."""
         cfg = self.config()
         langs = sorted({self.src_lang, *cfg.targets})
-        yield Step("wikidata", wikidata.read_wikidata(self.wikidata, self.chunk_mb << 20,
-                                                      part_bytes=self.part_mb << 20),
+        yield Step("wikidata", wikidata.read_wikidata(self.wikidata, self.chunk_mb << 20, part_bytes=self.part_mb << 20),
                    [wikidata.ParseEntities(langs, [self.site])],
                    ["wikidata_labels", "wikidata_sitelinks"], mode="merge")
-
-        links = read_table(store, "wikidata_sitelinks", pads.field("site") == self.site, ["title", "qid"])
-        titles = dict(zip(links.column("title").to_pylist(), links.column("qid").to_pylist()))
-        redirects = wikipedia.scan_redirects(self.wikipedia)
-        yield Step("wikipedia", wikipedia.read_wikipedia(self.wikipedia),
-                   [wikipedia.PagesToSentences(self.src_lang, redirects, titles, self.linked_only)],
-                   ["wiki_sentences"], mode="merge")
-
-        labels = read_table(store, "wikidata_labels",
-                            pc.field("lang").isin(list(cfg.targets)), ["qid", "lang", "label", "aliases"])
-        index = LabelIndex(labels, cfg.targets)
-        yield Step("entitycs", iter_sentences(store, self.src_lang, display_name(self.wikipedia), self.batch_size),
-                   [CodeSwitch(index, cfg)], ["entitycs"], mode="merge", source_column="src_id",
-                   position_column="sentence_id")
+        yield Step("wikipedia", call(wikipedia.read_wikipedia, self.wikipedia),
+                   [wikipedia.ResolveLinks(self.src_lang, self.wikipedia, store, self.site, self.linked_only)],
+                   ["wiki_sentences"], mode="merge", inputs=["wikidata_sitelinks"])
+        flt = (pc.field("lang") == self.src_lang) & (pc.field("source") == display_name(self.wikipedia))
+        yield Step("entitycs", TableSource(store, "wiki_sentences", flt, batch_size=self.batch_size),
+                   [CodeSwitch(None, cfg, store)], ["entitycs"], mode="merge", source_column="src_id",
+                   position_column="sentence_id", inputs=["wiki_sentences", "wikidata_labels"])
 
         if self.tokenizer is not None:
             from .masking import EntityMasking
 
-            yield Step("mask", iter_entitycs(store, self.batch_size),
+            yield Step("mask", TableSource(store, "entitycs", batch_size=self.batch_size),
                        [EntityMasking(self.tokenizer, self.strategy, self.seed, self.max_length)],
-                       ["entitycs_masked"], mode="merge", source_column="id", position_column="none")
+                       ["entitycs_masked"], mode="merge", source_column="id", position_column="none",
+                       inputs=["entitycs"])
 
 
 def iter_entitycs(store, batch_size: int, filter_=None) -> Iterator[pa.RecordBatch]:

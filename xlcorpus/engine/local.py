@@ -1,14 +1,17 @@
-"""The local engine: reader -> stages (process pool) -> part files -> one commit per table.
+"""The local engine: source -> stages (process pool) -> part files -> one commit per table.
 
-Memory is bounded: the reader is pulled lazily, at most ``2 * workers`` work units are in
-flight, and outputs are written to Parquet part files under ``STORE/_staging/`` as they
-arrive. Only when the whole step has succeeded are the files added to their tables (one
-Delta commit per table, without rewriting them: :meth:`~xlcorpus.store.Store.add_files`);
-a failure or Ctrl-C removes the staging folder and leaves every table as it was.
+Memory is bounded: the source is pulled lazily, at most ``2 * workers`` work units are in
+flight, and outputs are written to Parquet part files under a staging folder of the store
+(``STORE/_staging/RUN-STEP-PID-RANDOM/``, unique to this process and run) as they arrive.
+Only when the whole step has succeeded are the files added to their tables (one Delta
+commit per table, without rewriting them: :meth:`~xlcorpus.store.Store.commit_files`), each
+commit carrying the step's app transaction, so that a rerun after a crash between two
+commits completes only the tables that miss it. A failure or Ctrl-C removes the staging
+folder and leaves every table as it was.
 
-A reader that offers ``parts()`` (byte ranges of a Wikidata dump) is read by the workers
+A source that offers ``parts()`` (byte ranges of a Wikidata dump) is read by the workers
 themselves, which also write their part files: this process then only commits, so the
-step scales with workers. Other readers are read here; workers return output batches,
+step scales with workers. Other sources are read here; workers return output batches,
 which are deduplicated and written here.
 
 Results do not depend on the number of workers: batches are collected in input order and
@@ -17,16 +20,13 @@ ids come from the data.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
-import multiprocessing as mp
-import multiprocessing.util  # noqa: F401 - mp.util.Finalize
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections import deque
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,22 +34,26 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import PipelineError
+from ..errors import PipelineError, StepFailed
 from ..ids import stable_id
 from ..parts import PartFile, PartWriter
 from ..schema import contract
-from ..store import Store
-from .core import Reject, Stage, Step, apply_stages, as_stage, iter_batches, reader_parts
-
-# One work unit's outputs ({table: batch, or part files a worker wrote}), rejects, input rows.
-Result = tuple[dict[str, "pa.RecordBatch | list[PartFile]"], list[Reject], int]
+from ..store import Store, Txn
+from .core import (Reject, Stage, StageStats, Stats, Step, UnitResult, apply_stages, as_stage,
+                   iter_batches, merge_stats, reader_parts)
+from .pool import Pool
 
 _WORKER: dict[str, Any] = {}
 
 
 @dataclass
 class StepReport:
-    """What one step did: rows per table, rejects, versions, time."""
+    """What one step did: rows inserted per table, rejects, versions, time, stage stats.
+
+    ``rows`` are the rows each commit actually inserted (a rerun that finds every id already
+    there inserts 0); ``staged`` the rows the step produced. ``completed`` lists tables that
+    already carried this step's transaction (committed by an earlier, interrupted run).
+    """
 
     step: str
     rows: dict[str, int] = field(default_factory=dict)
@@ -59,10 +63,16 @@ class StepReport:
     seconds: float = 0.0
     skipped: bool = False
     duplicates: int = 0
+    staged: dict[str, int] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
+    stats: dict[str, StageStats] = field(default_factory=dict)
 
     @property
     def rows_per_s(self) -> float:
         return self.input_rows / self.seconds if self.seconds else 0.0
+
+    def stats_json(self) -> dict[str, Any]:
+        return {name: s.json() for name, s in self.stats.items()}
 
 
 class Spill:
@@ -70,7 +80,7 @@ class Spill:
 
     Batches that reach the main process are validated and written here by one
     :class:`~xlcorpus.parts.PartWriter` per table; files that workers wrote themselves
-    are recorded as they are. :meth:`commit` adds them all to the store.
+    are recorded as they are.
     """
 
     def __init__(self, root: Path, tables: list[str]):
@@ -95,60 +105,53 @@ class Spill:
         for w in self.writers.values():
             w.abort()
 
-    def commit(self, store: Store, table: str, mode: str, metadata: dict[str, Any]) -> int:
-        return store.add_files(table, self.files[table], mode=mode, metadata=metadata)  # type: ignore[arg-type]
-
 
 def _init_worker(step: Step, stages: list[Stage], fail_fast: bool) -> None:
-    # Once the pool lets this worker go (its results and queues flushed by the finalizers
-    # that run before this one), leave without freeing the heap: models and lookup tables
-    # of millions of objects take about a second to free, for nothing.
-    mp.util.Finalize(None, _exit_now, exitpriority=-100)
     for s in stages:
         s.setup()
     _WORKER.update(step=step, stages=stages, fail_fast=fail_fast)
 
 
-def _exit_now() -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-def _work(batch: pa.RecordBatch):
+def _work(batch: pa.RecordBatch) -> UnitResult:
     return apply_stages(_WORKER["step"], _WORKER["stages"], batch, _WORKER["fail_fast"])
 
 
-def _work_part(index: int, part: Callable[[], Iterable[Any]], staging: str) -> Result:
-    """Read one reader part, run the stages and write the outputs to part files here."""
+def _work_part(index: int, part: Callable[[], Iterable[Any]], staging: str) -> UnitResult:
+    """Read one source part, run the stages and write the outputs to part files here."""
     step: Step = _WORKER["step"]
     writers = {t: PartWriter(Path(staging), contract(t), prefix=f"p{index:05d}") for t in step.outputs}
-    rejects: list[Reject] = []
-    n_in = 0
+    result = UnitResult()
     try:
         for item in iter_batches(part()):
             if isinstance(item, Reject):
-                rejects.append(item)
+                result.rejects.append(item)
                 continue
-            outs, rej = apply_stages(step, _WORKER["stages"], item, _WORKER["fail_fast"])
-            rejects.extend(rej)
-            n_in += item.num_rows
-            for table, batch in outs.items():
+            unit = apply_stages(step, _WORKER["stages"], item, _WORKER["fail_fast"])
+            result.rejects.extend(unit.rejects)
+            result.rows_in += unit.rows_in
+            merge_stats(result.stats, unit.stats)
+            for table, batch in unit.outputs.items():
                 writers[table].add(contract(table).validate(batch))
     except BaseException:
         for w in writers.values():
             w.abort()
         raise
-    return {t: w.close() for t, w in writers.items()}, rejects, n_in
+    result.outputs = {t: w.close() for t, w in writers.items()}
+    return result
+
+
+def staging_root(store: Store) -> Path:
+    """Where a run's part files go: inside a local store, else a local temporary folder."""
+    return (Path(store.root) if store.is_local else Path(tempfile.gettempdir()) / "xlcorpus") / "_staging"
 
 
 class StagedEngine:
     """What every engine shares: results -> dedupe -> spill -> one commit per table.
 
-    Subclasses implement ``_results(step, staging)``: ``(outputs, rejects, input_rows)`` per
-    work unit, in input order (the local engine: a process pool; the Ray engine: Ray Data).
-    ``outputs`` maps a table to a batch (deduplicated and written to part files here) or to
-    a list of :class:`~xlcorpus.parts.PartFile` a worker wrote under ``staging`` itself.
+    Subclasses implement ``_results(step, staging)``: one :class:`UnitResult` per work unit,
+    in input order (the local engine: a process pool; the Ray engine: Ray Data). Its
+    ``outputs`` map a table to a batch (deduplicated and written to part files here) or to a
+    list of :class:`~xlcorpus.parts.PartFile` a worker wrote under ``staging`` itself.
     """
 
     name = "staged"
@@ -161,26 +164,33 @@ class StagedEngine:
         self.progress = progress
         self._seen: dict[str, set] = {}
 
-    def _results(self, step: Step, staging: Path) -> Iterator[Result]:
+    def _results(self, step: Step, staging: Path) -> Iterator[UnitResult]:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ run
-    def run_step(self, step: Step, store: Store, run_id: str, metadata: dict[str, Any]) -> StepReport:
-        """Run one step and commit its outputs and rejects; return what it did."""
+    def run_step(self, step: Step, store: Store, run_id: str, metadata: dict[str, Any],
+                 txn: Txn | None = None) -> StepReport:
+        """Run one step and commit its outputs and rejects; return what it did.
+
+        With ``txn`` (``(app_id, version)``), every table's commit carries it, and a table
+        that already carries it (an earlier run committed it before being interrupted) is not
+        committed again.
+        """
         report = StepReport(step.name)
         self._seen = {}
-        # A remote store (s3://...) spills to a local temporary folder instead.
-        base = Path(store.root) if store.is_local else Path(tempfile.gettempdir()) / "xlcorpus"
-        staging = base / "_staging" / f"{run_id}-{step.name}"
-        shutil.rmtree(staging, ignore_errors=True)
-        spill = Spill(staging, step.outputs + [step.rejects])
+        staging = staging_root(store) / f"{run_id}-{step.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        spill = Spill(staging, step.tables)
         start = time.perf_counter()
+        errors = 0
+        first_error: Reject | None = None
         try:
+            step = self._prepared(step, staging / "_prepared")
             with _Progress(self.progress, step.name) as bar:
-                for outs, rejects, n_in in self._results(step, staging):
-                    report.input_rows += n_in
+                for unit in self._results(step, staging):
+                    report.input_rows += unit.rows_in
+                    merge_stats(report.stats, unit.stats)
                     n_out = 0
-                    for table, out in outs.items():
+                    for table, out in unit.outputs.items():
                         if isinstance(out, list):  # part files a worker wrote
                             spill.add_files(table, out)
                             n_out += sum(f.rows for f in out)
@@ -190,23 +200,52 @@ class StagedEngine:
                         if batch.num_rows:
                             spill.add(table, batch)
                             n_out += batch.num_rows
-                    if rejects:
-                        spill.add(step.rejects, _rejects_batch(step.rejects, run_id, rejects))
-                        report.rejects += len(rejects)
-                    bar.advance(n_in, n_out)
+                    if unit.rejects:
+                        spill.add(step.rejects, _rejects_batch(step.rejects, run_id, unit.rejects))
+                        report.rejects += len(unit.rejects)
+                        for r in unit.rejects:
+                            if r.error:
+                                errors += 1
+                                first_error = first_error or r
+                    bar.advance(unit.rows_in, n_out)
+            _check_error_share(step, errors, report.input_rows, first_error)
             spill.close()
-            for table in step.outputs:
-                meta = {**metadata, "rows": spill.rows[table], "step": step.name}
-                report.versions[table] = spill.commit(store, table, step.mode, meta)
-                report.rows[table] = spill.rows[table]
-            meta = {**metadata, "rows": report.rejects, "step": step.name}
-            report.versions[step.rejects] = spill.commit(store, step.rejects, "merge", meta)
+            self._commit(step, store, spill, metadata, txn, report)
         finally:
             spill.abort()
             shutil.rmtree(staging, ignore_errors=True)
             _remove_if_empty(staging.parent)
         report.seconds = time.perf_counter() - start
         return report
+
+    @staticmethod
+    def _prepared(step: Step, workdir: Path) -> Step:
+        """The step with its stages as objects, each prepared once here in the driver."""
+        stages = [as_stage(s) for s in step.stages]
+        for s in stages:
+            if type(s).prepare is not Stage.prepare:
+                workdir.mkdir(parents=True, exist_ok=True)
+                s.prepare(str(workdir))
+        return dataclasses.replace(step, stages=stages)
+
+    def _commit(self, step: Step, store: Store, spill: Spill, metadata: dict[str, Any],
+                txn: Txn | None, report: StepReport) -> None:
+        stats = report.stats_json()
+        for table in step.tables:
+            mode = step.mode if table in step.outputs else "merge"
+            if txn is not None and store.transaction_version(table, txn[0]) == txn[1]:
+                report.completed.append(table)  # committed by an earlier, interrupted run
+                report.versions[table] = store.version(table)
+                if table in step.outputs:
+                    report.rows[table] = 0
+                continue
+            meta = {**metadata, "rows": spill.rows[table], "step": step.name, "stages": stats,
+                    "input_rows": report.input_rows, "rejects": report.rejects}
+            commit = store.commit_files(table, spill.files[table], mode=mode, metadata=meta, txn=txn)
+            report.versions[table] = commit.version
+            if table in step.outputs:
+                report.rows[table] = commit.rows
+                report.staged[table] = spill.rows[table]
 
     def _dedupe(self, step: Step, table: str, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
         column = step.dedupe.get(table)
@@ -221,6 +260,15 @@ class StagedEngine:
         return kept, batch.num_rows - kept.num_rows
 
 
+def _check_error_share(step: Step, errors: int, rows: int, first: Reject | None) -> None:
+    """Fail the step when stage exceptions rejected more than its ``max_reject_share``."""
+    if errors and errors > step.max_reject_share * max(rows, 1):
+        where = f"{first.source}" + (f" position {first.position}" if first and first.position is not None else "")
+        raise StepFailed(f"step {step.name!r} failed: a stage raised on {errors:,} of {rows:,} input records "
+                         f"(more than max_reject_share {step.max_reject_share:g}); first: {first.reason if first else ''}"
+                         f" (record {where}); nothing was committed")
+
+
 class LocalEngine(StagedEngine):
     """Runs steps on this machine with ``workers`` processes (1: in this process)."""
 
@@ -231,59 +279,34 @@ class LocalEngine(StagedEngine):
         super().__init__(workers, fail_fast, progress)
         self.max_in_flight = max_in_flight or 2 * workers
 
-    def _results(self, step: Step, staging: Path) -> Iterator[Result]:
-        stages = [as_stage(s) for s in step.stages]
+    def _results(self, step: Step, staging: Path) -> Iterator[UnitResult]:
+        stages = step.stages
         if self.workers == 1:
             for s in stages:
                 s.setup()
             for item in iter_batches(step.reader):
                 if isinstance(item, Reject):
-                    yield {}, [item], 0
+                    yield UnitResult(rejects=[item])
                 else:
-                    outs, rej = apply_stages(step, stages, item, self.fail_fast)
-                    yield outs, rej, item.num_rows
+                    yield apply_stages(step, stages, item, self.fail_fast)
             return
-        # A reader with parts (byte ranges of a dump...) is read by the workers, which also
+        # A source with parts (byte ranges of a dump...) is read by the workers, which also
         # write their outputs; otherwise this process reads and the workers return batches.
         parts = None if step.dedupe else reader_parts(step.reader, self.workers)
-        ctx = mp.get_context("spawn")
-        shipped = dataclasses.replace(step, reader=(), stages=[])  # readers stay here
-        pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                      initargs=(shipped, stages, self.fail_fast))
-        pending: deque = deque()
-        try:
+        shipped = dataclasses.replace(step, reader=(), stages=[])  # sources stay here
+        with Pool(self.workers, _init_worker, (shipped, stages, self.fail_fast)) as pool:
             if parts is not None:
-                for i, part in enumerate(parts):
-                    pending.append((pool.submit(_work_part, i, part, str(staging)), None, None))
-                    while len(pending) > self.max_in_flight:
-                        yield self._pop(pending)
+                tasks: Iterable[Any] = ((_work_part, (i, part, str(staging))) for i, part in enumerate(parts))
             else:
-                for item in iter_batches(step.reader):
-                    if isinstance(item, Reject):
-                        pending.append((None, [item], 0))
-                    else:
-                        pending.append((pool.submit(_work, item), None, item.num_rows))
-                    while len(pending) > self.max_in_flight or (pending and pending[0][0] is None):
-                        yield self._pop(pending)
-            while pending:
-                yield self._pop(pending)
-        except BaseException:
-            procs = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:  # gone before the staging folder is removed
-                proc.join(timeout=10)
-            raise
-        pool.shutdown(wait=True)
+                tasks = (item if isinstance(item, Reject) else (_work, (item,))
+                         for item in iter_batches(step.reader))
+            for got in pool.map(_dispatch, tasks, self.max_in_flight,
+                                passthrough=lambda x: isinstance(x, Reject)):
+                yield UnitResult(rejects=[got]) if isinstance(got, Reject) else got
 
-    @staticmethod
-    def _pop(pending: deque):
-        fut, rejects, n = pending.popleft()
-        if fut is None:
-            return {}, rejects, n
-        result = fut.result()
-        return result if n is None else (*result, n)
+
+def _dispatch(fn: Callable[..., UnitResult], args: tuple) -> UnitResult:
+    return fn(*args)
 
 
 def _rejects_batch(table: str, run_id: str, rejects: list[Reject]) -> pa.RecordBatch:
@@ -307,18 +330,19 @@ class _Progress:
     """A rich progress line with input rows, output rows and rows/s (silent if disabled)."""
 
     def __init__(self, enabled: bool, label: str):
-        self.enabled = enabled
+        self.enabled = enabled and sys.stderr.isatty()  # never on stdout, nothing when redirected
         self.label = label
         self.out = 0
 
     def __enter__(self):
         if self.enabled:
+            from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             self._p = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
                                TextColumn("{task.completed:,} rows in"), TextColumn("{task.fields[out]:,} out"),
                                TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(),
-                               transient=True)
+                               transient=True, console=Console(stderr=True))
             self._p.__enter__()
             self._t = self._p.add_task(self.label, total=None, out=0, rate=0.0)
             self._start = time.perf_counter()

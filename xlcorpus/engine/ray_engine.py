@@ -13,9 +13,12 @@ How a :class:`~xlcorpus.engine.core.Step` maps onto Ray Data:
   ``setup()`` runs in an actor pool (models loaded once per actor); a stage attribute
   ``num_gpus`` (e.g. ``num_gpus = 1`` on a neural aligner) gives each actor that many GPUs
   when the cluster has GPUs. A stateless chain runs as plain tasks.
-- **outputs**: results come back in input order (``preserve_order``) and are deduplicated,
-  spilled and committed by :class:`~xlcorpus.engine.local.StagedEngine` exactly as by the
-  local engine: one Delta commit per table, nothing committed if the run fails.
+- **outputs**: when the step deduplicates nothing, each worker writes its outputs to Parquet
+  part files in the run's staging folder itself and sends back only the file list, so the
+  driver's memory does not grow with the output; otherwise results come back in input order
+  (``preserve_order``) and are deduplicated and spilled by the driver. Either way
+  :class:`~xlcorpus.engine.local.StagedEngine` commits exactly as for the local engine: one
+  Delta commit per table carrying the step's transaction, nothing committed if the run fails.
 
 Work units travel as one-row *envelope* tables (``kind``, pickled ``payload``), so one block
 can carry a raw batch, or several output tables plus rejects.
@@ -39,8 +42,10 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import PipelineError
-from .core import Reject, Stage, Step, apply_stages, as_stage, iter_batches, reader_parts
-from .local import Result, StagedEngine
+from ..parts import PartWriter
+from ..schema import contract
+from .core import Reject, Stage, Step, UnitResult, apply_stages, has_setup, iter_batches, reader_parts
+from .local import StagedEngine
 
 INSTALL_HINT = "pip install 'xlcorpus[ray]'"
 OBJECT_STORE_MB = 768
@@ -95,7 +100,7 @@ def _envelope(kind: str, obj: Any) -> pa.Table:
 def _wrap(item: pa.RecordBatch | Reject) -> pa.Table:
     """A reader item as an envelope: a raw batch, or a reject as a finished result."""
     if isinstance(item, Reject):
-        return _envelope(_RESULT, ({}, [item], 0))
+        return _envelope(_RESULT, UnitResult(rejects=[item]))
     return _envelope(_BATCH, item)
 
 
@@ -143,30 +148,50 @@ def _read_parts(parts: pa.Table, readers: list[Callable[[], Iterable[Any]]]) -> 
         yield _error(exc)
 
 
-def _run_chain(step: Step, stages: list[Stage], fail_fast: bool, units: pa.Table) -> pa.Table:
+def _run_chain(step: Step, stages: list[Stage], fail_fast: bool, staging: str | None,
+               units: pa.Table) -> pa.Table:
+    """Run the stages on each work unit of the block; with ``staging``, write the outputs to
+    part files there and return their list instead of the rows."""
     out = []
     for kind, obj in _unwrap(units):
         if kind == _BATCH:
             try:
-                outs, rejects = apply_stages(step, stages, obj, fail_fast)
-            except Exception as exc:  # noqa: BLE001 - fail_fast: the driver raises it
+                obj = apply_stages(step, stages, obj, fail_fast)
+                if staging is not None:
+                    obj.outputs = _write_parts(staging, obj.outputs)
+            except Exception as exc:  # noqa: BLE001 - raised in the driver
                 out.append(_error(exc))
                 break
-            obj = (outs, rejects, obj.num_rows)
         out.append(_envelope(kind if kind == _ERROR else _RESULT, obj))
     return pa.concat_tables(out) if out else ENVELOPE.empty_table()
 
 
-def _chain_task(units: pa.Table, step: Step, stages: list[Stage], fail_fast: bool) -> pa.Table:
+def _write_parts(staging: str, outputs: dict[str, pa.RecordBatch]) -> dict[str, Any]:
+    from pathlib import Path
+
+    prefix = f"r{os.getpid()}-{os.urandom(4).hex()}"
+    files = {}
+    for table, batch in outputs.items():
+        w = PartWriter(Path(staging), contract(table), prefix=prefix)
+        try:
+            w.add(contract(table).validate(batch))
+        except BaseException:
+            w.abort()
+            raise
+        files[table] = w.close()
+    return files
+
+
+def _chain_task(units: pa.Table, step: Step, stages: list[Stage], fail_fast: bool, staging: str | None) -> pa.Table:
     """Stateless chain as a Ray task."""
-    return _run_chain(step, stages, fail_fast, units)
+    return _run_chain(step, stages, fail_fast, staging, units)
 
 
 class _ChainActor:
     """Stateful chain as a Ray actor: ``setup()`` once per actor, then batch after batch."""
 
-    def __init__(self, step: Step, stages: list[Stage], fail_fast: bool):
-        self.step, self.stages, self.fail_fast = step, stages, fail_fast
+    def __init__(self, step: Step, stages: list[Stage], fail_fast: bool, staging: str | None):
+        self.step, self.stages, self.fail_fast, self.staging = step, stages, fail_fast, staging
         self.failed: BaseException | None = None
         try:
             for s in stages:
@@ -177,12 +202,12 @@ class _ChainActor:
     def __call__(self, units: pa.Table) -> pa.Table:
         if self.failed is not None:
             return _error(self.failed)
-        return _run_chain(self.step, self.stages, self.fail_fast, units)
+        return _run_chain(self.step, self.stages, self.fail_fast, self.staging, units)
 
 
 def needs_actors(stages: list[Stage]) -> bool:
     """A chain needs an actor pool when a stage loads something in ``setup()``."""
-    return any(type(s).setup is not Stage.setup for s in stages)
+    return any(has_setup(s) for s in stages)
 
 
 def gpus_per_actor(stages: list[Stage]) -> float:
@@ -242,15 +267,16 @@ class RayEngine(StagedEngine):
         super().__init__(workers, fail_fast, progress)
         self.ray = init_ray(workers, address, object_store_mb)  # once per process, then reused
 
-    def _results(self, step: Step, staging) -> Iterator[Result]:
-        stages = [as_stage(s) for s in step.stages]
+    def _results(self, step: Step, staging) -> Iterator[UnitResult]:
+        stages = step.stages
         parts = reader_parts(step.reader, self.workers)
         if parts == []:
             return
         actors = needs_actors(stages)
         ds, feeder = self._source(step, parts, actors)
         shipped = dataclasses.replace(step, reader=(), stages=[])  # readers stay in the driver
-        ds = self._stage_op(ds, shipped, stages, actors)
+        # without dedupe (which needs every id in the driver), workers write their own parts
+        ds = self._stage_op(ds, shipped, stages, actors, None if step.dedupe else str(staging))
         try:
             if feeder is not None:
                 feeder.start()
@@ -287,13 +313,13 @@ class RayEngine(StagedEngine):
             _pull, fn_kwargs={"queue": queue}, batch_size=None, batch_format="pyarrow", num_cpus=0)
         return ds, _Feeder(iter_batches(step.reader), queue)
 
-    def _stage_op(self, ds, step: Step, stages: list[Stage], actors: bool):
+    def _stage_op(self, ds, step: Step, stages: list[Stage], actors: bool, staging: str | None):
         """The stages of the step on each work unit: tasks, or an actor pool (GPUs if asked)."""
         ray = self.ray
         common = {"batch_size": 1, "batch_format": "pyarrow"}  # one work unit per call
         if not actors:
-            return ds.map_batches(_chain_task, fn_kwargs={"step": step, "stages": stages,
-                                                          "fail_fast": self.fail_fast}, num_cpus=1, **common)
+            return ds.map_batches(_chain_task, fn_kwargs={"step": step, "stages": stages, "fail_fast": self.fail_fast,
+                                                          "staging": staging}, num_cpus=1, **common)
         gpus = gpus_per_actor(stages)
         size = self.workers
         resources: dict[str, Any] = {"num_cpus": 1}
@@ -303,6 +329,6 @@ class RayEngine(StagedEngine):
         elif gpus:
             log.warning("step %s: a stage asks for %s GPU(s) but the Ray cluster has none; running on CPU",
                         step.name, gpus)
-        return ds.map_batches(_ChainActor, fn_constructor_args=(step, stages, self.fail_fast),
+        return ds.map_batches(_ChainActor, fn_constructor_args=(step, stages, self.fail_fast, staging),
                               compute=ray.data.ActorPoolStrategy(size=size), **resources, **common)
 

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import pyarrow as pa
 
-from ..engine.core import Stage, Step
+from ..engine.core import Stage, Step, call
 from ..errors import InputError, PipelineError
 from ..ids import stable_id
+from ..params import Help, InputPath, LangCode, PositiveInt, Ratio
 from ..pipeline import Pipeline
 from ..schema import contract
 from ..sources.files import display_name
@@ -107,17 +108,17 @@ class TProjectionPipeline(Pipeline):
     pairs of files that only help the alignment."""
 
     kind: ClassVar[str] = "tprojection"
-    source: Path
-    target: Path
-    src_lang: str = "en"
-    tgt_lang: str = "es"
+    source: Annotated[InputPath, Help("source CoNLL file (tags projected)")]
+    target: Annotated[InputPath, Help("target CoNLL or token file, sentence i translates source sentence i")]
+    src_lang: LangCode = "en"
+    tgt_lang: LangCode = "es"
     method: Literal["features", "nmt", "minmax"] = "features"
-    extra_src: list[Path] = field(default_factory=list)
-    extra_tgt: list[Path] = field(default_factory=list)
-    runs: int = 3
+    extra_src: Annotated[list[InputPath], Help("extra bitext for the aligner, source side")] = field(default_factory=list)
+    extra_tgt: list[InputPath] = field(default_factory=list)
+    runs: Annotated[PositiveInt, Help("eflomal runs")] = 3
     seed: int = 0
     similarity_priors: bool = True
-    threshold: float = 0.25
+    threshold: Annotated[Ratio, Help("least candidate score kept")] = 0.25
     nmt_model: str | None = None
     generator_model: str | None = None
     output_conll: Path | None = None
@@ -141,6 +142,6 @@ class TProjectionPipeline(Pipeline):
     def steps(self, store) -> Iterator[Step]:
         extra = [(str(a), str(b)) for a, b in zip(self.extra_src, self.extra_tgt)]
         out = str(self.output_conll) if self.output_conll else None
-        yield Step("project", read_pairs(self.source, self.target),
+        yield Step("project", call(read_pairs, self.source, self.target),
                    [ProjectStage(self.src_lang, self.tgt_lang, self.options(), extra, out)],
                    ["projected"], mode="merge", dedupe={"projected": "id"})

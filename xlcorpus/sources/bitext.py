@@ -20,13 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import pyarrow as pa
 
-from ..engine.core import Reject, Stage, StageOutput, Step, batch_rows
+from ..engine.core import Call, Reject, Stage, StageOutput, Step, batch_rows, call
 from ..errors import InputError, PipelineError
 from ..ids import stable_id
+from ..params import Ge, Help, InputPath, LangCode, PositiveInt, Ratio
 from ..pipeline import Pipeline
 from ..schema import contract
 from .files import display_name, iter_lines
@@ -129,13 +130,13 @@ class BitextImport(Pipeline):
     """
 
     kind: ClassVar[str] = "bitext-import"
-    src_lang: str
-    tgt_lang: str
-    src: Path | None = None
-    tgt: Path | None = None
-    pairs: Path | None = None
-    format: Literal["auto", "moses", "pipes", "tsv"] = "auto"
-    batch_size: int = 10_000
+    src_lang: Annotated[LangCode, Help("language of the source side")]
+    tgt_lang: Annotated[LangCode, Help("language of the target side")]
+    src: Annotated[InputPath | None, Help("source file of a Moses pair")] = None
+    tgt: Annotated[InputPath | None, Help("target file of a Moses pair")] = None
+    pairs: Annotated[InputPath | None, Help("one file of 'src ||| tgt' or TSV lines")] = None
+    format: Annotated[Literal["auto", "moses", "pipes", "tsv"], Help("format of 'pairs' (auto: by extension)")] = "auto"
+    batch_size: Annotated[PositiveInt, Help("rows per work unit")] = 10_000
 
     def __post_init__(self) -> None:
         moses = self.src is not None or self.tgt is not None
@@ -147,13 +148,14 @@ class BitextImport(Pipeline):
             if p is not None and not p.is_file():
                 raise PipelineError(f"bitext-import: input file {p} does not exist")
 
-    def reader(self) -> Iterator[pa.RecordBatch | Reject]:
+    def reader(self) -> Call:
+        """The pairs, as a source (nothing is opened until the step runs)."""
         if self.pairs is None:
-            return read_moses(self.src, self.tgt, self.batch_size)  # type: ignore[arg-type]
+            return call(read_moses, self.src, self.tgt, self.batch_size)
         fmt = self.format
         if fmt in ("auto", "moses"):
             fmt = "tsv" if self.pairs.suffix.lower() == ".tsv" else "pipes"
-        return read_pairs(self.pairs, fmt, self.batch_size)  # type: ignore[arg-type]
+        return call(read_pairs, self.pairs, fmt, self.batch_size)
 
     def steps(self, store) -> Iterator[Step]:
         yield Step("import", self.reader(), [ToBitext(self.src_lang, self.tgt_lang)], ["bitext"],

@@ -25,13 +25,14 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import pyarrow as pa
 
-from ..engine.core import Reject, Step
+from ..engine.core import Reject, Step, call
 from ..errors import InputError, PipelineError
 from ..ids import stable_id
+from ..params import Help, InputPath, LangCode, PositiveInt, Ratio
 from ..pipeline import Pipeline
 from ..schema import contract
 from .files import display_name
@@ -259,16 +260,16 @@ class IGTImport(Pipeline):
     """Import interlinear glossed text (Toolbox or CLDF ExampleTable) into ``igt``."""
 
     kind: ClassVar[str] = "igt-import"
-    input: Path
+    input: Annotated[InputPath, Help("Toolbox file or CLDF ExampleTable (CSV or metadata JSON)")]
     format: Literal["toolbox", "cldf"] = "toolbox"
-    lang: str | None = None
-    batch_size: int = 5000
+    lang: Annotated[LangCode | None, Help("language of the examples (default: from the data)")] = None
+    batch_size: PositiveInt = 5000
 
     def __post_init__(self) -> None:
         if not self.input.is_file():
             raise PipelineError(f"igt-import: input file {self.input} does not exist")
 
     def steps(self, store) -> Iterator[Step]:
-        yield Step("import", _records_reader(self.input, self.format, self.lang, self.batch_size),
+        yield Step("import", call(_records_reader, self.input, self.format, self.lang, self.batch_size),
                    [], ["igt"], mode="merge", dedupe={"igt": "id"},
                    source_column="source", position_column="line")

@@ -216,6 +216,48 @@ class PagesToSentences(Stage):
         return contract("wiki_sentences").batch(rows)
 
 
+class ResolveLinks(PagesToSentences):
+    """:class:`PagesToSentences` whose lookups are built when the step runs, not when it is
+    listed: :meth:`prepare` scans the dump's redirects once (saved as an Arrow file), and
+    each worker's :meth:`setup` loads them and this wiki's sitelinks from the store."""
+
+    def __init__(self, lang: str, dump: str | os.PathLike[str], store, site: str, linked_only: bool = True):
+        super().__init__(lang, None, None, linked_only)
+        self.dump, self.site = str(dump), site
+        self.store = store.ref() if hasattr(store, "ref") else store
+        self.redirects_path: str | None = None
+        self.ready = False
+
+    def prepare(self, workdir: str) -> None:
+        redirects = scan_redirects(self.dump)
+        table = pa.table({"src": pa.array(list(redirects), pa.string()),
+                          "dst": pa.array(list(redirects.values()), pa.string())})
+        self.redirects_path = str(Path(workdir) / "redirects.arrow")
+        with pa.OSFile(self.redirects_path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+
+    def setup(self) -> None:
+        import pyarrow.compute as pc
+
+        if self.redirects_path is not None:
+            t = pa.ipc.open_file(pa.memory_map(self.redirects_path)).read_all()
+            self.redirects = dict(zip(t["src"].to_pylist(), t["dst"].to_pylist()))
+        store = self.store.open()
+        if store.exists("wikidata_sitelinks"):
+            links = store.read("wikidata_sitelinks").to_table(filter=pc.field("site") == self.site,
+                                                             columns=["title", "qid"])
+            self.sitelinks = dict(zip(links["title"].to_pylist(), links["qid"].to_pylist()))
+        self.ready = True
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "redirects": {}, "sitelinks": {}, "ready": False}
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if not self.ready:
+            self.setup()
+        return super().__call__(batch)
+
+
 def default_dump() -> Path:
     """The bundled sample export."""
     return Path(__file__).resolve().parents[2] / "data" / "sample" / "entitycs" / "enwiki-sample.xml"

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import pyarrow as pa
 
-from ..engine.core import Reject, Step
+from ..engine.core import Reject, Step, call
 from ..errors import PipelineError
+from ..params import Ge, Help, InputPath, LangCode, PositiveInt
 from ..pipeline import Pipeline
 from ..sources.files import display_name, iter_lines
 from .etymology import LABEL_COLUMNS, read_annotations
@@ -66,25 +66,26 @@ class RomanizePipeline(Pipeline):
     """
 
     kind: ClassVar[str] = "romanize"
-    files: list[Path]
-    langs: list[str] = field(default_factory=list)
-    keep_latin: bool = False
-    batch_size: int = 1000
-    cache_size: int = 500_000
-    fast_regex: bool = True
+    files: Annotated[list[InputPath], Help("text files, one sentence per line")]
+    langs: Annotated[list[LangCode], Help("language of each file (one for all, or one per file)")] = \
+        field(default_factory=list)
+    keep_latin: Annotated[bool, Help("copy Latin-script tokens unchanged")] = False
+    batch_size: PositiveInt = 1000
+    cache_size: Annotated[int, Ge(0), Help("segments cached per worker")] = 500_000
+    fast_regex: Annotated[bool, Help("compile uroman's regular expressions once")] = True
 
     def __post_init__(self) -> None:
         if not self.files:
             raise PipelineError("romanize: 'files' must name at least one file")
         for p in self.files:
             if not p.is_file():
-                raise PipelineError(f"romanize: input file {p} does not exist")
+                raise PipelineError(f"romanize: input {p} is not a file")
         if len(self.langs) not in (0, 1, len(self.files)):
             raise PipelineError(f"romanize: give one language per input ({len(self.files)}), one for all, "
                                 f"or none (lang<TAB>text lines); got {len(self.langs)}")
 
     def steps(self, store) -> Iterator[Step]:
-        yield Step("romanize", read_sentences(self.files, self.langs, self.batch_size),
+        yield Step("romanize", call(read_sentences, self.files, self.langs, self.batch_size),
                    [RomanizeStage(self.keep_latin, self.cache_size, fast_regex=self.fast_regex)], ["romanized"],
                    mode="merge", dedupe={"romanized": "id"})
 
@@ -133,17 +134,17 @@ class MaltesePipeline(Pipeline):
     """
 
     kind: ClassVar[str] = "maltese"
-    input: Path
-    maps: list[Path]
-    token_maps: list[Path] = field(default_factory=list)
-    dictionary: Path | None = None
-    model: Path | None = None
-    train: Path | None = None
+    input: Annotated[InputPath, Help("annotations TSV or text file, one sentence per line")]
+    maps: Annotated[list[InputPath], Help("character map files")]
+    token_maps: list[InputPath] = field(default_factory=list)
+    dictionary: Annotated[InputPath | None, Help("token<TAB>translation dictionary")] = None
+    model: Annotated[InputPath | None, Help("trained etymology model (default: train on 'train')")] = None
+    train: Annotated[InputPath | None, Help("annotations to train the model on (default: input)")] = None
     labels: Literal["fine", "merged"] = "fine"
     presets: list[str] = field(default_factory=lambda: list(PRESETS))
     arabic_labels: list[str] = field(default_factory=lambda: ["Arabic", "Name (Arabic)"])
     format: Literal["auto", "annotations", "text"] = "auto"
-    batch_size: int = 500
+    batch_size: PositiveInt = 500
 
     def __post_init__(self) -> None:
         for name in ("input", "dictionary", "model", "train"):
@@ -160,14 +161,25 @@ class MaltesePipeline(Pipeline):
             raise PipelineError("maltese: presets that translate need a 'dictionary'")
 
     def steps(self, store) -> Iterator[Step]:
-        with tempfile.TemporaryDirectory(prefix="xlcorpus-etymology-") as tmp:
-            model = self.model
-            if model is None:
-                model = train_model(read_annotations(self.train or self.input), Path(tmp), self.labels)
-            stage = MalteseStage(model, self.maps, self.token_maps, self.dictionary, self.presets,
-                                 self.arabic_labels)
-            yield Step("maltese", read_maltese(self.input, self.format, self.batch_size), [stage],
-                       ["transliterated"], mode="merge", dedupe={"transliterated": "id"})
+        args = (self.maps, self.token_maps, self.dictionary, self.presets, self.arabic_labels)
+        stage = MalteseStage(self.model, *args) if self.model is not None else \
+            TrainedMalteseStage(self.train or self.input, self.labels, *args)
+        yield Step("maltese", call(read_maltese, self.input, self.format, self.batch_size), [stage],
+                   ["transliterated"], mode="merge", dedupe={"transliterated": "id"})
+
+
+class TrainedMalteseStage(MalteseStage):
+    """:class:`MalteseStage` whose etymology model is trained when the step runs, once, in
+    the driver (:meth:`prepare`), then loaded by every worker."""
+
+    name = "maltese"
+
+    def __init__(self, train: Path, labels: str, *args):
+        super().__init__(None, *args)  # type: ignore[arg-type]
+        self.train, self.labels = train, labels
+
+    def prepare(self, workdir: str) -> None:
+        self.model = train_model(read_annotations(self.train), Path(workdir), self.labels)
 
 
 def policy_actions(preset: str) -> set[str]:

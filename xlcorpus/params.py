@@ -1,0 +1,169 @@
+"""Parameter constraints declared on pipeline fields, checked before any step runs.
+
+A pipeline kind declares each parameter once, as a dataclass field whose type may carry
+constraints with ``typing.Annotated``::
+
+    runs: Annotated[int, Ge(0), Help("eflomal runs; 0: automatic")] = 0
+    src_lang: LangCode                      # a BCP-47 / Wikidata code, normalised
+    codeswitch_ratio: Ratio = 0.0           # a number in [0, 1]
+    wikidata: InputPath = SAMPLE / "x.json" # a file or folder that must exist
+
+Bounds are ``annotated_types`` objects (``Ge``, ``Gt``, ``Le``, ``Lt``, ``Interval``), the
+vocabulary pydantic also understands. :func:`check` applies them to a coerced value and
+raises :class:`~xlcorpus.errors.PipelineError` naming the key; :func:`describe` lists a
+kind's parameters (``xlcorpus params KIND``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import annotated_types as at
+
+from .errors import PipelineError
+
+Ge, Gt, Le, Lt, Interval = at.Ge, at.Gt, at.Le, at.Lt, at.Interval
+
+
+@dataclass(frozen=True)
+class Help:
+    """The one-line meaning of a parameter (shown by ``xlcorpus params``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Lang:
+    """A language code: validated with ``langcodes`` and normalised to Wikidata's lower-case
+    style (``EN`` -> ``en``, ``eng`` -> ``en``, ``zh-Hans`` -> ``zh-hans``, ``fr_FR`` ->
+    ``fr-fr``); aliases such as ``tl`` are kept."""
+
+
+@dataclass(frozen=True)
+class Exists:
+    """A path that must exist when the pipeline is built (an input file or folder)."""
+
+
+LangCode = Annotated[str, Lang()]
+Ratio = Annotated[float, Interval(ge=0.0, le=1.0)]
+PositiveInt = Annotated[int, Gt(0)]
+InputPath = Annotated[Path, Exists()]
+
+
+def normalise_lang(code: str, where: str) -> str:
+    """``code`` as a normalised language tag, or a PipelineError naming ``where``."""
+    import langcodes
+
+    shown = code if len(code) <= 40 else code[:40] + "..."
+    try:
+        ok = langcodes.tag_is_valid(code)
+    except (ValueError, langcodes.LanguageTagError):
+        ok = False
+    if not ok:
+        raise PipelineError(f"{where}: {shown!r} is not a language code (use a BCP-47 / Wikidata code "
+                            "such as 'en', 'de', 'zh-hans', 'be-tarask')")
+    lower = code.replace("_", "-").lower()
+    std = langcodes.standardize_tag(code).lower()
+    # three-letter ISO 639 codes with a two-letter one become it (eng -> en); other aliases
+    # (tl -> fil, iw -> he) are kept as given: Wikidata and the corpora use them
+    if len(lower.split("-")[0]) == 3 and len(std.split("-")[0]) == 2:
+        return std
+    return lower
+
+
+def constraints(hint: Any) -> tuple[Any, list[Any]]:
+    """``(base type, [constraint objects])`` of an annotated type."""
+    if typing.get_origin(hint) is Annotated:
+        base, *meta = typing.get_args(hint)
+        inner, more = constraints(base)
+        return inner, [*more, *meta]
+    return hint, []
+
+
+def check(value: Any, meta: list[Any], where: str) -> Any:
+    """Apply the constraints in ``meta`` to an already-coerced ``value`` (lists item-wise)."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [check(v, meta, f"{where}[{i}]") for i, v in enumerate(value)]
+    for m in meta:
+        if isinstance(m, Lang):
+            value = normalise_lang(value, where)
+        elif isinstance(m, Exists):
+            if "://" not in str(value) and not Path(value).exists():
+                raise PipelineError(f"{where}: {value} does not exist")
+        elif isinstance(m, at.Interval):
+            for bound in (at.Ge(m.ge) if m.ge is not None else None, at.Gt(m.gt) if m.gt is not None else None,
+                          at.Le(m.le) if m.le is not None else None, at.Lt(m.lt) if m.lt is not None else None):
+                if bound is not None:
+                    value = check(value, [bound], where)
+        else:
+            _bound(value, m, where)
+    return value
+
+
+_BOUNDS = {at.Ge: (">=", "ge", lambda v, b: v >= b), at.Gt: (">", "gt", lambda v, b: v > b),
+           at.Le: ("<=", "le", lambda v, b: v <= b), at.Lt: ("<", "lt", lambda v, b: v < b)}
+
+
+def _bound(value: Any, m: Any, where: str) -> None:
+    for kind, (op, attr, ok) in _BOUNDS.items():
+        if isinstance(m, kind):
+            bound = getattr(m, attr)
+            if not ok(value, bound):
+                raise PipelineError(f"{where}: must be {op} {bound}, found {value!r}")
+
+
+def type_name(hint: Any) -> str:
+    base, _ = constraints(hint)
+    origin = typing.get_origin(base)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in typing.get_args(base))
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+        return " | ".join(type_name(a) for a in typing.get_args(base) if a is not type(None)) + " | null"
+    if origin in (list, tuple):
+        args = typing.get_args(base)
+        return f"list[{type_name(args[0]) if args else 'any'}]"
+    return getattr(base, "__name__", str(base))
+
+
+def rule_text(meta: list[Any]) -> str:
+    out = []
+    for m in meta:
+        if isinstance(m, Lang):
+            out.append("language code")
+        elif isinstance(m, Exists):
+            out.append("must exist")
+        elif isinstance(m, at.Interval):
+            parts = [f"{op} {getattr(m, a)}" for a, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+                     if getattr(m, a) is not None]
+            out.append(" and ".join(parts))
+        else:
+            for kind, (op, attr, _) in _BOUNDS.items():
+                if isinstance(m, kind):
+                    out.append(f"{op} {getattr(m, attr)}")
+    return ", ".join(out)
+
+
+def describe(cls: type) -> list[dict[str, Any]]:
+    """One entry per parameter of a pipeline class: name, type, default, rules, meaning."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    out = []
+    for f in dataclasses.fields(cls):
+        _, meta = constraints(hints[f.name])
+        if f.default is not dataclasses.MISSING:
+            default: Any = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = "(required)"
+        if isinstance(default, Path):
+            default = str(default)
+        help_ = next((m.text for m in meta if isinstance(m, Help)), f.metadata.get("help", ""))
+        out.append({"name": f.name, "type": type_name(hints[f.name]), "default": default,
+                    "rules": rule_text(meta), "help": help_})
+    return out
