@@ -76,6 +76,9 @@ def open_store(path: str, must_exist: bool = True):
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--fail-fast", is_flag=True, help="Stop at the first bad record instead of rejecting it.")
+@click.option("--max-reject-share", type=click.FloatRange(0, 1), default=None,
+              help="Largest share of a step's input that stage errors may reject before the step "
+                   "fails [default: each step's own, 0.1].")
 @click.option("--force", is_flag=True, help="Run even if the outputs are up to date.")
 @click.option("--dry-run", is_flag=True,
               help="Print the resolved parameters, inputs with fingerprints and steps (and whether each "
@@ -83,7 +86,8 @@ def open_store(path: str, must_exist: bool = True):
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: print the plan as JSON.")
 @click.pass_obj
 def run(obj: Ctx, pipeline_file: str, store: str, overrides: tuple[str, ...], workers: int,
-        engine: str, fail_fast: bool, force: bool, dry_run: bool, as_json: bool) -> None:
+        engine: str, fail_fast: bool, max_reject_share: float | None, force: bool, dry_run: bool,
+        as_json: bool) -> None:
     """Run a pipeline file (YAML) into a store.
 
     Parameters are validated before any step runs. Each step prints its summary line when it
@@ -99,7 +103,7 @@ def run(obj: Ctx, pipeline_file: str, store: str, overrides: tuple[str, ...], wo
         click.echo(json.dumps(plan, indent=2, default=str) if as_json else format_plan(plan))
         return
     st = open_store(store, must_exist=False)
-    eng = make_engine(engine, workers, fail_fast, not obj.quiet)
+    eng = make_engine(engine, workers, fail_fast, not obj.quiet, max_reject_share)
     pl.run(spec.pipeline, st, eng, force=force,
            on_step=lambda sr: print_step(obj.echo, spec.pipeline.kind, sr))
 
@@ -142,14 +146,15 @@ def params(kind: str | None, as_json: bool) -> None:
         click.echo(f"{r['name']}: {r['type']} = {json.dumps(r['default'], default=str)}{rules}{help_}")
 
 
-def make_engine(name: str, workers: int, fail_fast: bool, progress: bool):
+def make_engine(name: str, workers: int, fail_fast: bool, progress: bool, max_reject_share: float | None = None):
     if name == "ray":
         from .engine import ray_engine  # noqa: F401 - raises a clear error if ray is missing
 
-        return ray_engine.RayEngine(workers=workers, fail_fast=fail_fast, progress=progress)
+        return ray_engine.RayEngine(workers=workers, fail_fast=fail_fast, progress=progress,
+                                    max_reject_share=max_reject_share)
     from .engine.local import LocalEngine
 
-    return LocalEngine(workers=workers, fail_fast=fail_fast, progress=progress)
+    return LocalEngine(workers=workers, fail_fast=fail_fast, progress=progress, max_reject_share=max_reject_share)
 
 
 def print_report(echo, report) -> None:

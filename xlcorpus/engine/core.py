@@ -178,6 +178,8 @@ class Call(Source):
     def open(self) -> Iterable[Any]:
         return self.fn(*self.args, **self.kwargs)
 
+    __call__ = open  # a Call is also a part: a picklable callable returning an iterable
+
     def __iter__(self):
         return iter(self.open())
 

@@ -156,12 +156,16 @@ class StagedEngine:
 
     name = "staged"
 
-    def __init__(self, workers: int = 1, fail_fast: bool = False, progress: bool = True):
+    def __init__(self, workers: int = 1, fail_fast: bool = False, progress: bool = True,
+                 max_reject_share: float | None = None):
         if workers < 1:
             raise PipelineError(f"--workers must be at least 1, got {workers}")
+        if max_reject_share is not None and not 0 <= max_reject_share <= 1:
+            raise PipelineError(f"--max-reject-share must be in [0, 1], got {max_reject_share}")
         self.workers = workers
         self.fail_fast = fail_fast
         self.progress = progress
+        self.max_reject_share = max_reject_share  # overrides each step's own when given
         self._seen: dict[str, set] = {}
 
     def _results(self, step: Step, staging: Path) -> Iterator[UnitResult]:
@@ -208,7 +212,8 @@ class StagedEngine:
                                 errors += 1
                                 first_error = first_error or r
                     bar.advance(unit.rows_in, n_out)
-            _check_error_share(step, errors, report.input_rows, first_error)
+            share = step.max_reject_share if self.max_reject_share is None else self.max_reject_share
+            _check_error_share(step, share, errors, report.input_rows, first_error)
             spill.close()
             self._commit(step, store, spill, metadata, txn, report)
         finally:
@@ -260,12 +265,12 @@ class StagedEngine:
         return kept, batch.num_rows - kept.num_rows
 
 
-def _check_error_share(step: Step, errors: int, rows: int, first: Reject | None) -> None:
-    """Fail the step when stage exceptions rejected more than its ``max_reject_share``."""
-    if errors and errors > step.max_reject_share * max(rows, 1):
+def _check_error_share(step: Step, share: float, errors: int, rows: int, first: Reject | None) -> None:
+    """Fail the step when stage exceptions rejected more than ``share`` of its input."""
+    if errors and errors > share * max(rows, 1):
         where = f"{first.source}" + (f" position {first.position}" if first and first.position is not None else "")
         raise StepFailed(f"step {step.name!r} failed: a stage raised on {errors:,} of {rows:,} input records "
-                         f"(more than max_reject_share {step.max_reject_share:g}); first: {first.reason if first else ''}"
+                         f"(more than max_reject_share {share:g}); first: {first.reason if first else ''}"
                          f" (record {where}); nothing was committed")
 
 
@@ -275,8 +280,8 @@ class LocalEngine(StagedEngine):
     name = "local"
 
     def __init__(self, workers: int = 1, fail_fast: bool = False, progress: bool = True,
-                 max_in_flight: int | None = None):
-        super().__init__(workers, fail_fast, progress)
+                 max_in_flight: int | None = None, max_reject_share: float | None = None):
+        super().__init__(workers, fail_fast, progress, max_reject_share)
         self.max_in_flight = max_in_flight or 2 * workers
 
     def _results(self, step: Step, staging: Path) -> Iterator[UnitResult]:
