@@ -89,7 +89,10 @@ def test_ctrl_c_returns_130_quickly_and_leaves_no_worker(tmp_path):
         store = tmp_path / f"s{i}"
         p = run_cli(["run", str(REPO / "pipelines" / "import_bitext.yaml"), "--store", str(store),
                      "--set", f"pairs={pairs}", "--set", "src=", "--set", "tgt=", "--workers", "2"], tag)
-        time.sleep(1.5 + 0.1 * i)  # workers started, reading and working
+        deadline = time.monotonic() + 60
+        while len(tagged_processes(tag)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # main + 2 workers up
+        time.sleep(0.3 + 0.1 * i)  # then workers busy, at a different point each time
         sent = time.monotonic()
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=30)

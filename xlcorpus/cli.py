@@ -335,8 +335,8 @@ def _load_command_modules() -> None:
 
 def entry(argv: list[str] | None = None) -> int:
     """Run the CLI; map errors to exit codes instead of tracebacks."""
-    _load_command_modules()
     try:
+        _load_command_modules()
         main.main(args=argv, prog_name="xlcorpus", standalone_mode=False)
     except (KeyboardInterrupt, click.exceptions.Abort):  # click turns Ctrl-C into Abort
         click.echo("interrupted: the interrupted step committed nothing", err=True)
