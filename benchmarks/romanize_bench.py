@@ -19,7 +19,7 @@
 Wall-clock speedup is the goal; CPU seconds (baseline process vs this process + its workers)
 are reported too, since a loaded machine distorts wall time. Every romanized sentence read
 back from the store must equal the baseline's string; the
-script exits 1 otherwise. Goal (issue 5): >= 10x sentences/s on 2 cores with identical
+script exits 1 otherwise. Goal: >= 10x sentences/s on 2 cores with identical
 output. Results go to ``benchmarks/results/romanize_bench.json``.
 """
 

@@ -24,11 +24,11 @@ DEFAULT_STORE = "store"
 # Modules that add commands to the ``main`` group (imported lazily, at start-up).
 # A module that is not there yet is skipped; an import error inside one is raised.
 COMMAND_MODULES: list[str] = [
-    "xlcorpus.codeswitch.cli",   # entitycs, mask (issue 3)
-    "xlcorpus.align.cli",        # align, eval align, show, igt (issue 4)
-    "xlcorpus.translit.cli",     # romanize, etymology (issue 5)
-    "xlcorpus.project.cli",      # project, eval spans (issue 6)
-    "xlcorpus.export.cli",       # export hf (issue 7)
+    "xlcorpus.codeswitch.cli",  # entitycs, mask
+    "xlcorpus.align.cli",  # align, eval align, show, igt
+    "xlcorpus.translit.cli",  # romanize, etymology
+    "xlcorpus.project.cli",  # project, eval spans
+    "xlcorpus.export.cli",  # export hf
 ]
 
 

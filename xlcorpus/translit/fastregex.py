@@ -5,8 +5,7 @@ about half of its time goes to the ``regex`` module's pattern-cache lookup (flag
 locale checks). :func:`install` points the ``regex`` name *inside the uroman module* to a
 :class:`CachedRegex`, which compiles each ``(pattern, flags)`` once with ``regex.compile``
 and calls the compiled pattern: the same engine, the same patterns, the same results
-(``tests/test_romanize.py`` and ``benchmarks/romanize_bench.py`` check the output), about
-twice as fast. A pattern that starts with a literal character (:data:`_FIRST`) is not run
+(``tests/test_romanize.py`` and ``benchmarks/romanize_bench.py`` check the output), faster. A pattern that starts with a literal character (:data:`_FIRST`) is not run
 at all on a string that does not start with it. It affects every ``Uroman`` in the process;
 :func:`uninstall` restores it.
 """

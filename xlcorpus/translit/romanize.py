@@ -50,7 +50,7 @@ romanized span) for every piece. It is fast because it does not romanize whole s
    pieces instead of one uroman call each.
 
 5. **Faster uroman.** :mod:`.fastregex` caches uroman's compiled regular expressions
-   (identical results, about twice as fast) for the segments left to uroman, and uroman's
+   (identical results, faster) for the segments left to uroman, and uroman's
    lattice gets three exact shortcuts (:func:`_observed_lattice`).
 
 Identity with the whole-string call is checked on every sentence of the 16 NTREX-128 files
@@ -167,10 +167,10 @@ class ExactRomanizer:
     """uroman with whole-string-identical output, offsets, a segment cache and a character table.
 
     ``uroman``: an existing ``Uroman`` (default: :func:`.uroman_cache.load_uroman`, a
-    cached copy loaded in ~0.2 s; building one takes ~1.2 s).
+    cached copy, faster to load than building one).
     ``cache_size``: segments kept (the cache is emptied when full). ``char_table``: use the
     per-character table (only with the validated uroman version). ``fast_regex``: give
-    uroman compiled-pattern caching (:mod:`.fastregex`; same output, about 2x faster).
+    uroman compiled-pattern caching (:mod:`.fastregex`; same output, faster).
     """
 
     def __init__(self, uroman=None, cache_size: int = 500_000, char_table: bool = True,

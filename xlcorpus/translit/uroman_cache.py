@@ -1,9 +1,9 @@
 """A ``Uroman`` built once per machine: a pickled copy in the user's cache folder.
 
-Building ``Uroman()`` parses uroman's rule files (about 1.2 s with :mod:`.fastregex`,
-2.5 s without); every worker process of a romanize run needs one. :func:`load_uroman`
-keeps a pickled copy under ``$XLCORPUS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/xlcorpus`` or
-``~/.cache/xlcorpus``) and loads it in about 0.2 s.
+Building ``Uroman()`` parses uroman's rule files (seconds); every worker process of a
+romanize run needs one. :func:`load_uroman` keeps a pickled copy under
+``$XLCORPUS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/xlcorpus`` or ``~/.cache/xlcorpus``),
+which loads several times faster (timings: README).
 
 The copy is keyed on the uroman version, the Python version and the names, sizes and
 modification times of uroman's data files, so an upgrade or an edited rule file builds a
@@ -76,7 +76,7 @@ def load_uroman(use_cache: bool | None = None) -> Any:
     path = cache_path()
     if path.is_file() and _trusted(path):
         was_enabled = gc.isenabled()
-        gc.disable()  # about twice as fast to load ~1M small objects
+        gc.disable()  # faster to load ~1M small objects
         try:
             with open(path, "rb") as fh:
                 u = pickle.load(fh)
