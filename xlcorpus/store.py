@@ -161,7 +161,7 @@ class Store:
         in the commit with the library version; values that are not strings are JSON-encoded.
         """
         from deltalake import CommitProperties, write_deltalake
-        from deltalake.exceptions import CommitFailedError
+        from deltalake.exceptions import CommitFailedError, DeltaError
 
         c = contract_ or contract(check_table_name(table))
         counter: dict[str, Any] = {"rows": 0}
@@ -185,7 +185,7 @@ class Store:
                 raise counter["error"] from exc
             if isinstance(exc, CommitFailedError):
                 raise _lost_race(table, exc) from exc
-            if "already exists" in str(exc) and mode in {"error", "merge"}:
+            if isinstance(exc, DeltaError) and mode in {"error", "merge"} and self.exists(table):
                 raise ConflictError(f"table {table!r} was created by another writer: {exc}") from exc
             raise
         return self.version(table)
