@@ -48,8 +48,19 @@ class Ctx:
             click.echo(msg)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the library version and which uroman path romanization takes."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .translit.uroman_compat import describe
+
+    click.echo(f"xlcorpus, version {__version__}\n{describe()}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="xlcorpus")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version (and the uroman path) and exit.")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and requested output.")
 @click.pass_context
