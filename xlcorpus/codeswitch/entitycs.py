@@ -125,7 +125,9 @@ class LabelIndex:
     """Labels and aliases per (item, target language) as sorted NumPy keys + Arrow strings.
 
     ``keys[i] = item_position * L + language_index`` (sorted); ``mask[item]`` has bit ``l``
-    set when the item has a label in target language ``l``.
+    set when the item has a label in target language ``l``. So an item's labels are the
+    rows ``first[item]`` onwards, one per set bit in language order, and the label row of
+    (item, language) is ``first[item]`` plus the number of set bits below the language's.
     """
 
     def __init__(self, labels: pa.Table, targets: tuple[str, ...]):
@@ -161,6 +163,9 @@ class LabelIndex:
         for w in range(self.words):
             sel = (lang // 64) == w
             np.bitwise_or.at(self.mask[:, w], item[sel], np.left_shift(np.uint64(1), (lang[sel] % 64).astype(np.uint64)))
+        bits = np.bitwise_count(self.mask).astype(np.int64)  # labels per (item, mask word)
+        self.first = _segment_starts(bits.sum(axis=1))[:-1]
+        self.bits_before = np.cumsum(bits, axis=1) - bits  # labels in the item's earlier words
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -177,9 +182,13 @@ class LabelIndex:
         """Label row of (item position, language index), -1 when there is no label."""
         if not len(self.keys):
             return np.full(len(item), -1, dtype=np.int64)
-        want = item * len(self.targets) + lang
-        pos = np.minimum(np.searchsorted(self.keys, want), len(self.keys) - 1)
-        return np.where((item >= 0) & (self.keys[pos] == want), pos, -1)
+        it = np.where(item >= 0, item, 0)
+        word = lang // 64
+        bit = (lang % 64).astype(np.uint64)
+        m = self.mask[it, word]
+        has = (item >= 0) & ((m >> bit) & np.uint64(1)).astype(bool)
+        below = np.bitwise_count(m & ((np.uint64(1) << bit) - np.uint64(1))).astype(np.int64)
+        return np.where(has, self.first[it] + self.bits_before[it, word] + below, -1)
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -232,19 +241,36 @@ def _segment_starts(counts: np.ndarray) -> np.ndarray:
     return out
 
 
+_WORD_SPACE = np.zeros(256, dtype=bool)
+_WORD_SPACE[list(b" \t\n\r\f\v")] = True  # the bytes WORD's runs stop at (all ASCII)
+
+
+def word_counts(text: pa.Array) -> np.ndarray:
+    """Matches of :data:`WORD` per string (runs of bytes other than ASCII whitespace; a
+    UTF-8 multi-byte character never contains one), counted over the UTF-8 buffer."""
+    data, off = string_buffers(text)
+    seg = data[off[0]: off[-1]]
+    space = _WORD_SPACE[seg]
+    start = ~space
+    start[1:] &= space[:-1]
+    rel = off - off[0]
+    firsts = rel[:-1][rel[:-1] < len(seg)]
+    start[firsts] = ~space[firsts]  # a string's first byte starts a word unless blank
+    return np.diff(np.searchsorted(np.flatnonzero(start), rel))
+
+
 def sentence_filter(text: pa.Array, n_links: np.ndarray, n_qid: np.ndarray, single_len: np.ndarray,
                     cfg: CSConfig) -> np.ndarray:
-    """Boolean keep-mask of the EntityCS sentence filters (the regex filters only run on
+    """Boolean keep-mask of the EntityCS sentence filters (the residue regex only runs on
     sentences that pass the cheap ones)."""
     length = rng.pc_len(text)
     covered = (n_links == 1) & (single_len > cfg.max_link_share * length)
     keep = (n_qid >= 1) & (length > cfg.min_chars) & (n_links <= cfg.max_links) & ~covered
+    keep &= word_counts(text) <= cfg.max_words
     rows = np.flatnonzero(keep)
     if len(rows):
         sub = text.take(pa.array(rows, pa.int64()))
-        words = pc.count_substring_regex(sub, WORD).to_numpy(zero_copy_only=False)
-        residue = pc.match_substring_regex(sub, RESIDUE).to_numpy(zero_copy_only=False).astype(bool)
-        keep[rows] = (words <= cfg.max_words) & ~residue
+        keep[rows] = ~pc.match_substring_regex(sub, RESIDUE).to_numpy(zero_copy_only=False).astype(bool)
     return keep
 
 
