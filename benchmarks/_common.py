@@ -67,6 +67,16 @@ class Timing:
         return out
 
 
+@dataclass
+class Reported:
+    """What a variant returns when it times its measured part itself (e.g. a subprocess
+    that leaves out its start-up): used instead of the round's own wall and CPU time."""
+
+    result: Any
+    wall: float
+    cpu: float
+
+
 def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     """``(fn(), wall seconds, CPU seconds)``."""
     w, c = time.perf_counter(), cpu_seconds()
@@ -77,7 +87,8 @@ def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
 def interleave(variants: dict[str, Callable[[], Any]], rounds: int = MIN_ROUNDS,
                verbose: bool = True) -> dict[str, Timing]:
     """Run every variant once per round, in alternating order (reversed every other
-    round), ``rounds`` >= 3 times; return each variant's :class:`Timing`."""
+    round), ``rounds`` >= 3 times; return each variant's :class:`Timing` (a variant may
+    return :class:`Reported` to give its own timing)."""
     if rounds < MIN_ROUNDS:
         raise ValueError(f"at least {MIN_ROUNDS} rounds, got {rounds}")
     names: Sequence[str] = list(variants)
@@ -85,6 +96,8 @@ def interleave(variants: dict[str, Callable[[], Any]], rounds: int = MIN_ROUNDS,
     for r in range(rounds):
         for name in (names if r % 2 == 0 else list(reversed(names))):
             result, wall, cpu = measure(variants[name])
+            if isinstance(result, Reported):
+                result, wall, cpu = result.result, result.wall, result.cpu
             t = out[name]
             t.wall.append(wall)
             t.cpu.append(cpu)
