@@ -1,6 +1,6 @@
 """Romanize stage vs a plain uroman loop on the 16 NTREX-128 files; checks identity on all.
 
-    .venv/bin/python benchmarks/romanize_bench.py [--workers 2] [--no-ablation] [--limit N]
+    .venv/bin/python benchmarks/romanize_bench.py [--workers 2] [--rounds 3] [--no-ablation] [--limit N]
 
 1. **Baseline** (own subprocess, plain uroman): ``Uroman()`` once, then
    ``romanize_string(s, lcode=L)`` for every sentence of the 16 files (deu ita spa fra mlt
@@ -16,10 +16,12 @@
    (uroman's regular expressions looked up in the ``regex`` module's own cache), to show
    what segmenting, caching, the character table and the lattice shortcuts give alone.
 
-Wall-clock speedup is the goal; CPU seconds (baseline process vs this process + its workers)
-are reported too, since a loaded machine distorts wall time. Every romanized sentence read
+All variants run in ``--rounds`` alternating rounds (``benchmarks/_common.py``); the figures
+are medians. Wall-clock speedup is the goal; CPU seconds (baseline process vs this process
++ its workers) and the machine load are reported too, since a loaded machine distorts wall
+time. The run says which uroman path romanizes (``xlcorpus --version``). Every romanized sentence read
 back from the store must equal the baseline's string; the
-script exits 1 otherwise. Goal (issue 5): >= 10x sentences/s on 2 cores with identical
+script exits 1 otherwise. Goal: >= 10x sentences/s on 2 cores with identical
 output. Results go to ``benchmarks/results/romanize_bench.json``.
 """
 
@@ -31,15 +33,18 @@ import json
 import os
 import pickle
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from _results import write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from _common import Reported, cpu_seconds, interleave, print_load, ratio  # noqa: E402
+from _results import write_results  # noqa: E402
+
 NTREX = REPO.parent / "shared" / "data" / "parallel" / "ntrex128"
 FILES = ["deu", "ita", "spa", "fra", "mlt", "eng", "arb", "heb", "rus", "ell", "hin", "zho-CN",
          "jpn", "kor", "amh", "tha"]
@@ -69,8 +74,16 @@ def baseline(job: str) -> None:
     Path(job).with_suffix(".pkl").write_bytes(pickle.dumps({"seconds": seconds, "cpu": cpu, "out": out}))
 
 
+def run_baseline(job: Path) -> Reported:
+    """The plain uroman loop in its own process, timed inside it (without ``Uroman()``)."""
+    subprocess.run([sys.executable, __file__, "--baseline-job", str(job)], check=True)
+    base = pickle.loads(job.with_suffix(".pkl").read_bytes())
+    return Reported(base["out"], base["seconds"], base["cpu"])
+
+
 def ours(workers: int, fast_regex: bool, files: list[Path], langs: list[str]):
-    """Run the pipeline into a temporary store; return (seconds, {(source, line): romanized})."""
+    """Run the pipeline into a temporary store; return (seconds, CPU seconds,
+    {(source, line): romanized}, rows)."""
     from xlcorpus import pipeline as pl
     from xlcorpus.engine.local import LocalEngine
     from xlcorpus.store import Store
@@ -79,18 +92,12 @@ def ours(workers: int, fast_regex: bool, files: list[Path], langs: list[str]):
     with tempfile.TemporaryDirectory() as tmp:
         pipe = RomanizePipeline(files=files, langs=langs, batch_size=500, fast_regex=fast_regex)
         store = Store(Path(tmp) / "store")
-        start, cpu = time.perf_counter(), _cpu()
+        start, cpu = time.perf_counter(), cpu_seconds()
         pl.run(pipe, store, LocalEngine(workers=workers, progress=False))
-        seconds, cpu = time.perf_counter() - start, _cpu() - cpu
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
         table = store.sql("SELECT source, line, romanized, method FROM romanized")
     rows = table.to_pylist()
     return seconds, cpu, {(r["source"], r["line"]): r["romanized"] for r in rows}, rows
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and its finished children (the worker processes)."""
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 @contextlib.contextmanager
@@ -109,22 +116,26 @@ def cache_dir(path: Path | None):
             os.environ["XLCORPUS_CACHE_DIR"] = old
 
 
-def measure(workers: int, fast: bool, files: list[Path], texts: dict, base: dict, n_sent: int,
-            n_chars: int) -> dict:
-    seconds, cpu, got, rows = ours(workers, fast, files, FILES)
-    check = compare(texts, base["out"], got)
+def run_ours(workers: int, fast: bool, files: list[Path], cold: Path | None) -> Reported:
+    """One pipeline run (``cold``: a fresh, empty uroman cache folder)."""
+    if cold is not None:
+        cold.mkdir(parents=True)
+    with cache_dir(cold):
+        seconds, cpu, got, rows = ours(workers, fast, files, FILES)
+    return Reported((got, rows), seconds, cpu)
+
+
+def summary(timing, base, texts: dict, n_sent: int, n_chars: int) -> dict:
+    """Median figures of one variant, its speed-up and its identity check (last round)."""
+    got, rows = timing.result
+    check = compare(texts, base.result, got)
     identical = sum(v["identical"] for v in check.values())
     methods: dict[str, int] = {}
     for r in rows:
         methods[r["method"]] = methods.get(r["method"], 0) + 1
-    run = {"seconds": round(seconds, 2), "sentences_per_s": round(n_sent / seconds, 1),
-           "chars_per_s": round(n_chars / seconds), "speedup": round(base["seconds"] / seconds, 2),
-           "cpu_seconds": round(cpu, 2), "cpu_speedup": round(base["cpu"] / cpu, 2),
-           "identical": identical, "sentences": n_sent, "stored_rows_by_method": methods,
-           "mismatches": {c: v for c, v in check.items() if v["first_mismatch"]}}
-    print(f"  {seconds:.1f} s, {n_sent / seconds:,.0f} sentences/s, {run['speedup']}x, "
-          f"identical {identical}/{n_sent}", flush=True)
-    return run
+    return {**timing.as_dict(n_sent, "sentences"), "chars_per_s": round(n_chars / timing.wall_median),
+            "speedup": ratio(base, timing), "identical": identical, "sentences": n_sent,
+            "stored_rows_by_method": methods, "mismatches": {c: v for c, v in check.items() if v["first_mismatch"]}}
 
 
 def compare(texts: dict[str, list[str]], ref: dict[str, list[str]], got: dict) -> dict:
@@ -148,6 +159,7 @@ def compare(texts: dict[str, list[str]], ref: dict[str, list[str]], got: dict) -
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-ablation", action="store_true")
     ap.add_argument("--limit", type=int, default=None, help="sentences per file (default: all)")
     ap.add_argument("--baseline-job", help=argparse.SUPPRESS)
@@ -160,45 +172,50 @@ def main() -> int:
         return 0
     from xlcorpus.translit.romanize import uroman_lcode
 
+    from xlcorpus.translit.uroman_cache import load_uroman
+    from xlcorpus.translit.uroman_compat import describe
+
+    load_before = print_load("before")
+    print(f"romanize path: {describe()}")
     texts = {c: read_lines(ntrex_path(c), args.limit) for c in FILES}
     n_sent = sum(map(len, texts.values()))
     n_chars = sum(len(s) for v in texts.values() for s in v)
+    print(f"{n_sent:,} sentences ({n_chars:,} chars), {args.rounds} rounds", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         job = Path(tmp) / "baseline.json"
         job.write_text(json.dumps({"lcodes": {c: uroman_lcode(c) for c in FILES}, "limit": args.limit}))
-        print(f"baseline: plain uroman loop over {n_sent:,} sentences ({n_chars:,} chars)...", flush=True)
-        subprocess.run([sys.executable, __file__, "--baseline-job", str(job)], check=True)
-        base = pickle.loads(job.with_suffix(".pkl").read_bytes())
-    runs = {}
-    with tempfile.TemporaryDirectory() as tmp:
         files = [ntrex_path(c) for c in FILES]
         if args.limit:  # the first N lines of each file, same file names
             files = [Path(tmp) / f.name for f in files]
             for f, c in zip(files, FILES):
                 f.write_text("".join(s + "\n" for s in texts[c]), encoding="utf-8")
-        from xlcorpus.translit.uroman_cache import load_uroman
-
         load_uroman()  # the user's cached copy exists after any first run (not timed, like Uroman() above)
-        plan = [("ours_cold_uroman_cache", True, True), ("ours", True, False)]
+        colds = iter(range(1_000_000))
+        variants = {
+            "baseline": lambda: run_baseline(job),
+            "ours": lambda: run_ours(args.workers, True, files, None),
+            "ours_cold_uroman_cache": lambda: run_ours(args.workers, True, files,
+                                                       Path(tmp) / f"uroman-cache-{next(colds)}"),
+        }
         if not args.no_ablation:
-            plan.append(("ours_without_fastregex", False, False))
-        for label, fast, cold in plan:
-            print(f"{label}: romanize pipeline, {args.workers} workers...", flush=True)
-            with cache_dir(Path(tmp) / "uroman-cache" if cold else None):
-                runs[label] = measure(args.workers, fast, files, texts, base, n_sent, n_chars)
+            variants["ours_without_fastregex"] = lambda: run_ours(args.workers, False, files, None)
+        timings = interleave(variants, rounds=args.rounds)
+    base = timings.pop("baseline")
+    runs = {label: summary(t, base, texts, n_sent, n_chars) for label, t in timings.items()}
     result = {
         "benchmark": "romanize", "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
-        "python": platform.python_version(), "workers": args.workers, "files": FILES,
-        "sentences": n_sent, "chars": n_chars, "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
+        "python": platform.python_version(), "workers": args.workers, "files": FILES, "rounds": args.rounds,
+        "romanize_path": describe(), "sentences": n_sent, "chars": n_chars,
+        "load_before": load_before, "load_after": print_load("after"),
         "baseline": {"what": "Uroman().romanize_string(s, lcode) per sentence, one process",
-                     "seconds": round(base["seconds"], 2), "cpu_seconds": round(base["cpu"], 2),
-                     "sentences_per_s": round(n_sent / base["seconds"], 1),
-                     "chars_per_s": round(n_chars / base["seconds"])},
+                     **base.as_dict(n_sent, "sentences"), "chars_per_s": round(n_chars / base.wall_median)},
         **runs,
         "goal": ">= 10x sentences/s on 2 cores with identical output",
     }
     write_results("romanize_bench", result)
-    print(json.dumps({k: result[k] for k in ("baseline", *runs)}, indent=2, ensure_ascii=False))
+    for label, run in runs.items():
+        print(f"{label}: median {run['median_wall_s']} s, {run['sentences_per_s']:,} sentences/s, "
+              f"{run['speedup']['wall']}x wall, {run['speedup']['cpu']}x CPU, identical {run['identical']}/{n_sent}")
     ok = all(r["identical"] == n_sent for r in runs.values())
     print("identical output on every sentence" if ok else "MISMATCH: see the JSON")
     return 0 if ok else 1

@@ -10,7 +10,7 @@ Each measurement runs in its own subprocess (so peak RSS is that of one job alon
    by ``lang``, Delta commit with lineage);
 4. ``sql``:   ``SELECT lang, count(*) FROM bench GROUP BY lang`` through ``Store.sql``.
 
-Goals (issue 2): store <= 1.5x plain Parquet; the query < 1 s for 10M rows; store peak
+Goals: store <= 1.5x plain Parquet; the query < 1 s for 10M rows; store peak
 memory < 1 GB. Results go to ``benchmarks/results/store_bench.json``.
 """
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from xlcorpus.codeswitch import synthetic
-from xlcorpus.codeswitch.entitycs import CSConfig, LabelIndex, code_switch
+from xlcorpus.codeswitch.entitycs import WORD, CSConfig, LabelIndex, code_switch, word_counts
 from xlcorpus.codeswitch.reference import code_switch_rows, label_dict
 from xlcorpus.ids import stable_id
 from xlcorpus.schema import contract
@@ -174,3 +174,23 @@ def test_real_samples_surfaces_are_target_labels(tmp_path):
             n += 1
     assert n >= len(rows)
     check_rows(rows)
+
+
+def test_word_counts_match_the_word_regex():
+    texts = ["", " ", "  a  b ", "\u00a0x y\u00a0", "é b\tc\nd", "日本語 テキスト", "a\x0bb\x0cc\rd", "x", "  "]
+    arr = pa.array(["pad", *texts, "pad"]).slice(1, len(texts))  # a slice: offsets not at 0
+    assert word_counts(arr).tolist() == [len(re.findall(WORD, t)) for t in texts]
+
+
+def test_label_rows_are_found_per_item_and_language():
+    targets = tuple(f"l{i}" for i in range(70))  # two mask words
+    rows = [("Q1", "l0"), ("Q1", "l63"), ("Q1", "l64"), ("Q1", "l69"), ("Q7", "l5"), ("Q7", "l64"), ("Q2", "l3")]
+    labels = pa.table({"qid": [q for q, _ in rows], "lang": [lang for _, lang in rows],
+                       "label": [f"{q}@{lang}" for q, lang in rows], "aliases": [[] for _ in rows]})
+    index = LabelIndex(labels, targets)
+    items = index.items(pa.array([1, 7, 2, 5]).to_numpy())
+    for q, item in zip(("Q1", "Q7", "Q2", "Q5"), items):
+        for li, lang in enumerate(targets):
+            row = index.rows(pa.array([item]).to_numpy(), pa.array([li]).to_numpy())[0]
+            want = f"{q}@{lang}" if (q, lang) in rows else None
+            assert (index.label[row].as_py() if row >= 0 else None) == want, (q, lang)

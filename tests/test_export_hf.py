@@ -193,3 +193,38 @@ def test_push_to_an_unreachable_hub_is_quick_clear_and_hides_the_token(demo_stor
     assert "cannot be reached" in proc.stderr and "someone/bitext" in proc.stderr
     assert secret not in proc.stdout + proc.stderr
     assert (out / "README.md").exists() and list((out / "data").rglob("*.parquet"))
+
+
+def test_push_with_a_rejected_token_says_so(demo_store, tmp_path):
+    """A Hub that answers 401 (a real local HTTP server): ``HfHubHTTPError`` -> a login message."""
+    import http.server
+    import threading
+
+    class Unauthorized(http.server.BaseHTTPRequestHandler):
+        def _deny(self):
+            body = b'{"error": "Invalid credentials"}'
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_HEAD = _deny
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unauthorized)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = "hf_RejectedTokenSecret456"
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+           "HF_TOKEN": secret}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "xlcorpus", "export", "hf", "bitext", "--to", str(tmp_path / "hf"),
+                               "--store", demo_store.root, "--push", "someone/bitext"],
+                              env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        server.shutdown()
+    assert proc.returncode == 1
+    assert "not logged in or the token is not valid" in proc.stderr, proc.stderr
+    assert secret not in proc.stdout + proc.stderr

@@ -22,6 +22,23 @@ SAMPLE = ROOT / "data" / "sample" / "project"
 
 
 # ------------------------------------------------------------------ candidates
+# A common function word per language whose stop words spaCy ships (the projection's languages).
+STOP_WORD_OF = {"en": "the", "es": "de", "de": "und", "fr": "le", "it": "di", "pt": "que", "nl": "het",
+                "ru": "и", "ar": "في", "hi": "और", "fi": "ja", "tr": "ve", "el": "και", "he": "של",
+                "ja": "これ", "zh": "的", "ko": "수"}
+
+
+@pytest.mark.parametrize("lang", sorted(STOP_WORD_OF))
+def test_stopwords_come_from_spacy_for_each_language(lang):
+    words = stopwords(lang)
+    assert len(words) > 20 and STOP_WORD_OF[lang] in words
+
+
+def test_stopwords_of_three_letter_codes_and_unknown_languages():
+    assert stopwords("spa") == stopwords("es") and stopwords("en-GB") == stopwords("en")
+    assert stopwords("mt") == frozenset() and stopwords("12") == frozenset()
+
+
 def test_edge_pruning_and_ngrams():
     es = stopwords("es")
     assert "de" in es and stopwords("xx-unknown") == frozenset()

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xlcorpus.cli import entry
-from xlcorpus.translit import fastregex
+from xlcorpus.translit import fastregex, uroman_compat
 from xlcorpus.translit.romanize import (ExactRomanizer, LanguageError, RomanizeStage, chunks,
                                         uroman_lcode)
 
@@ -261,3 +261,82 @@ def test_tatoeba_sample_identical(rom, uroman):
             checked += 1
         languages.add(code)
     assert checked > 2000 and len(languages) > 20
+
+
+# ------------------------------------------------ fast path == plain public uroman
+def _sample_sentences() -> list[tuple[str, str | None]]:
+    """The bundled sample (``lang<TAB>text``, 11 scripts) and the tricky strings."""
+    out = list(TRICKY)
+    for line in (REPO / "data" / "sample" / "translit" / "sentences.tsv").read_text(encoding="utf-8").splitlines():
+        lang, sep, text = line.partition("\t")
+        if sep:
+            out.append((text, uroman_lcode(lang)))
+    return out
+
+
+def test_installed_uroman_is_the_pinned_validated_version(uroman):
+    """An upgraded uroman must fail here (and be validated again) instead of silently
+    switching romanization to the slow path."""
+    pin = next(line for line in (REPO / "pyproject.toml").read_text().splitlines() if '"uroman==' in line)
+    assert f'"uroman=={uroman_compat.VALIDATED_UROMAN}"' in pin
+    assert uroman_compat.installed_version() == uroman_compat.VALIDATED_UROMAN, \
+        "uroman is not the validated version: run the identity tests, then update VALIDATED_UROMAN and the pin"
+    assert uroman_compat.validated() and ExactRomanizer(uroman=uroman, cache_size=10).fast
+
+
+def test_plain_path_uses_only_public_uroman(uroman, monkeypatch):
+    """fast=False: one ``romanize_string`` per sentence; no regex swap, no lattice subclass."""
+    from xlcorpus.translit import romanize as module
+
+    was = fastregex.installed()
+    fastregex.uninstall()
+
+    def forbidden(*_a, **_k):
+        raise AssertionError("the plain path touched uroman internals")
+
+    monkeypatch.setattr(module, "_observed_lattice", forbidden)
+    monkeypatch.setattr(fastregex, "install", forbidden)
+    try:
+        plain = ExactRomanizer(uroman=uroman, fast=False)
+        assert not plain.fast and not plain.char_table
+        for text, lcode in _sample_sentences():
+            out = plain.romanize(text, lcode)
+            assert out.romanized == uroman.romanize_string(text, lcode=lcode) and out.method == "whole"
+            assert sum(out.src_lens) == len(text)
+        assert not fastregex.installed()
+    finally:
+        monkeypatch.undo()
+        if was:
+            fastregex.install()
+
+
+def _fast_equals_plain(uroman, sentences) -> int:
+    fast, plain = ExactRomanizer(uroman=uroman), ExactRomanizer(uroman=uroman, fast=False)
+    assert fast.fast and not plain.fast
+    n = 0
+    for text, lcode in sentences:
+        assert fast.romanize(text, lcode).romanized == plain.romanize(text, lcode).romanized, (lcode, text)
+        n += 1
+    return n
+
+
+def test_fast_path_equals_plain_uroman_on_the_sample(uroman):
+    assert _fast_equals_plain(uroman, _sample_sentences()) > len(TRICKY)
+
+
+@pytest.mark.skipif(not NTREX.is_dir(), reason="../shared/data is absent")
+def test_fast_path_equals_plain_uroman_on_ntrex(uroman):
+    """Every 25th sentence of the 16 NTREX-128 files (the benchmark checks all)."""
+    sentences = [(s, uroman_lcode(code)) for code, lines in _ntrex_sample(25) for s in lines]
+    assert _fast_equals_plain(uroman, sentences) > 1200
+
+
+def test_version_and_log_say_which_path_runs(capsys, monkeypatch, caplog, uroman):
+    assert entry(["--version"]) == 0
+    assert "uroman 1.3.1.1: fast path" in capsys.readouterr().out
+    monkeypatch.setenv(uroman_compat.ENV_FAST, "0")
+    assert entry(["--version"]) == 0
+    assert "plain uroman" in capsys.readouterr().out
+    with caplog.at_level("INFO", logger="xlcorpus.translit.romanize"):
+        assert not ExactRomanizer(uroman=uroman).fast
+    assert "plain uroman" in caplog.text

@@ -127,3 +127,12 @@ def test_conflict_error_is_raised_in_process(store, monkeypatch):
     monkeypatch.setattr("deltalake.write_deltalake", boom)
     with pytest.raises(ConflictError, match="another writer committed first.*nothing of this write is visible"):
         store.write("bitext", contract("bitext").batch([]))
+
+
+def test_error_mode_on_an_existing_table_is_a_conflict(store):
+    """deltalake's ``DeltaError`` for a table that exists (mode ``error``) becomes ConflictError."""
+    seed(store)
+    before = store.version("bitext")
+    with pytest.raises(ConflictError, match="created by another writer"):
+        store.write("bitext", contract("bitext").batch([]), mode="error")
+    assert store.version("bitext") == before

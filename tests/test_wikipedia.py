@@ -6,12 +6,14 @@ import json
 import re
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from xlcorpus.engine.core import Reject
-from xlcorpus.sources.wikipedia import (PagesToSentences, default_dump, read_wikipedia, resolve_title,
-                                        scan_redirects)
-from xlcorpus.sources.wikitext import clean_extractor_text, clean_wikitext, normalize_title, split_sentences
+from xlcorpus.sources.wikipedia import (PAGE_SCHEMA, PagesToSentences, default_dump, read_wikipedia,
+                                        resolve_title, scan_redirects)
+from xlcorpus.sources.wikitext import (clean_extractor_text, clean_wikitext, clean_wikitext_mwp, normalize_title,
+                                       split_sentences)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "wikipedia"
 ENWIKI = SHARED / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
@@ -76,6 +78,53 @@ def test_sentence_splitting_abbreviations_and_links():
     cuts = [plain[s:e] for s, e in split_sentences(plain, links)]
     assert cuts == ["Dr. Smith met J. R. Tolkien in St. Louis.", "He left in 1990!",
                     "Then Route 66. Alt was built."]
+
+
+# Pages of a German and a French Wikipedia, with the languages' abbreviations and ordinals.
+DE_PAGE = """{{Infobox Stadt|Name=Berlin}}
+'''Berlin''' ist die [[Hauptstadt]] der [[Deutschland|Bundesrepublik Deutschland]].<ref>{{Literatur|Titel=x}}</ref> \
+Die Stadt hat z. B. viele [[Park]]s und ca. 3,8 Mio. Einwohner. Am 3. Oktober 1990 wurde \
+[[Deutsche Wiedervereinigung|Deutschland wiedervereinigt]]. Prof. Dr. Müller lebt hier.
+{| class="wikitable"
+| [[Tabelle]] || 1
+|}
+[[Kategorie:Berlin]]"""
+FR_PAGE = """'''Paris''' est la [[capitale]] de la [[France]]. M. Dupont y a vu la [[tour Eiffel]], le [[Louvre]], \
+etc. Puis il est reparti ! Le {{date|14 juillet}} est la [[Fête nationale française|fête nationale]]. Est-ce vrai ?"""
+
+
+@pytest.mark.parametrize("lang,page,want", [
+    ("de", DE_PAGE, ["Berlin ist die Hauptstadt der Bundesrepublik Deutschland.",
+                     "Die Stadt hat z. B. viele Parks und ca. 3,8 Mio. Einwohner.",
+                     "Am 3. Oktober 1990 wurde Deutschland wiedervereinigt.", "Prof. Dr. Müller lebt hier."]),
+    ("fr", FR_PAGE, ["Paris est la capitale de la France.",
+                     "M. Dupont y a vu la tour Eiffel, le Louvre, etc.", "Puis il est reparti !",
+                     "Le est la fête nationale.", "Est-ce vrai ?"]),
+])
+def test_german_and_french_pages_split_with_their_language_rules(lang, page, want):
+    stage = PagesToSentences(lang, {}, {"Hauptstadt": "Q5119", "France": "Q142"}, linked_only=False)
+    batch = pa.RecordBatch.from_pylist([{"source": "t", "position": 1, "page_id": 1, "title": "T", "text": page,
+                                         "format": "wikitext"}], schema=PAGE_SCHEMA)
+    rows = stage(batch).to_pylist()
+    assert [r["text"] for r in rows] == want
+    anchors = [(r["text"][lk["start"]:lk["end"]], lk["title"], lk["qid"]) for r in rows for lk in r["links"]]
+    if lang == "de":
+        assert anchors == [("Hauptstadt", "Hauptstadt", "Q5119"), ("Bundesrepublik Deutschland", "Deutschland", None),
+                           ("Parks", "Park", None), ("Deutschland wiedervereinigt", "Deutsche Wiedervereinigung", None)]
+    else:
+        assert anchors[:2] == [("capitale", "Capitale", None), ("France", "France", "Q142")]
+        assert ("fête nationale", "Fête nationale française", None) in anchors
+
+
+def test_languages_without_pysbd_rules_use_spacy_sentencizer():
+    text = "Il-belt hija sabiħa. Hemm ħafna nies!"  # Maltese: spaCy's multi-language rules
+    assert [text[s:e] for s, e in split_sentences(text, [], "mt")] == ["Il-belt hija sabiħa.", "Hemm ħafna nies!"]
+
+
+def test_mwparserfromhell_cleaner_agrees_on_markup():
+    """The parse-tree cleaner gives the same text and links on these pages."""
+    for page in (DE_PAGE, FR_PAGE):
+        assert clean_wikitext_mwp(page) == clean_wikitext(page)
 
 
 def test_bundled_dump_redirects_and_resolution():

@@ -24,11 +24,11 @@ DEFAULT_STORE = "store"
 # Modules that add commands to the ``main`` group (imported lazily, at start-up).
 # A module that is not there yet is skipped; an import error inside one is raised.
 COMMAND_MODULES: list[str] = [
-    "xlcorpus.codeswitch.cli",   # entitycs, mask (issue 3)
-    "xlcorpus.align.cli",        # align, eval align, show, igt (issue 4)
-    "xlcorpus.translit.cli",     # romanize, etymology (issue 5)
-    "xlcorpus.project.cli",      # project, eval spans (issue 6)
-    "xlcorpus.export.cli",       # export hf (issue 7)
+    "xlcorpus.codeswitch.cli",  # entitycs, mask
+    "xlcorpus.align.cli",  # align, eval align, show, igt
+    "xlcorpus.translit.cli",  # romanize, etymology
+    "xlcorpus.project.cli",  # project, eval spans
+    "xlcorpus.export.cli",  # export hf
 ]
 
 
@@ -48,8 +48,19 @@ class Ctx:
             click.echo(msg)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the library version and which uroman path romanization takes."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .translit.uroman_compat import describe
+
+    click.echo(f"xlcorpus, version {__version__}\n{describe()}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="xlcorpus")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version (and the uroman path) and exit.")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and requested output.")
 @click.pass_context

@@ -188,7 +188,7 @@ class Store:
                contract_: TableContract | None = None, txn: Txn | None = None) -> Commit:
         """Like :meth:`write`; returns the version and the rows actually inserted."""
         from deltalake import write_deltalake
-        from deltalake.exceptions import CommitFailedError
+        from deltalake.exceptions import CommitFailedError, DeltaError
 
         c = contract_ or contract(check_table_name(table))
         counter: dict[str, Any] = {"rows": 0}
@@ -217,7 +217,7 @@ class Store:
                 raise counter["error"] from exc
             if isinstance(exc, CommitFailedError):
                 raise _lost_race(table, exc) from exc
-            if "already exists" in str(exc) and mode in {"error", "merge"}:
+            if isinstance(exc, DeltaError) and mode in {"error", "merge"} and self.exists(table):
                 raise ConflictError(f"table {table!r} was created by another writer: {exc}") from exc
             raise
         return Commit(self.version(table), counter["rows"] if inserted is None else inserted)

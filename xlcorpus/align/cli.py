@@ -10,9 +10,6 @@ import click
 from ..cli import eval_group, main, open_store, store_option
 from .symmetrize import METHODS
 
-LINE_LIMIT = 200
-
-
 def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
     """Tokenized ``src ||| tgt`` lines; a line without exactly one ``|||`` is an error."""
     src, tgt = [], []

@@ -23,9 +23,8 @@ Defaults, chosen on the English-French Hansards gold (447 pairs, see
 ``benchmarks/align_quality.py``): ``runs`` = 4 independent eflomal runs (1 above 200k
 training pairs), words truncated to their first 4 / 5 characters in alternate runs
 (``prefix_len=[4, 5]``), similarity priors on (identical tokens, equal numbers and
-punctuation, cognates by longest-common-subsequence ratio), ``vote`` at 0.5. AER: plain
-eflomal 17.0% (intersection) -> 8.6%; with the 29k Multi30k pairs as extra bitext 13.1% ->
-7.3%. Other options (see :class:`EflomalOptions`): ``priors`` (a priors file or
+punctuation, cognates by longest-common-subsequence ratio), ``vote`` at 0.5 (AER figures:
+README and ``benchmarks/results/align_quality.json``). Other options (see :class:`EflomalOptions`): ``priors`` (a priors file or
 :class:`Priors` to reuse), ``romanize`` (compare uroman romanizations for the similarity
 priors), eflomal's own settings (``model``, ``n_samplers``, ``rel_iterations``,
 ``null_prior``, ``suffix_len``), ``workers`` (runs in parallel).
@@ -218,13 +217,3 @@ def _priors_file(opt: EflomalOptions, src: list[list[str]], tgt: list[list[str]]
     path = os.path.join(tmp, "priors")
     priors.write(path)
     return path
-
-
-def read_links(text_lines: list[str]) -> Links:
-    """Parse Pharaoh ``i-j`` lines (0-indexed) into link lists."""
-    return [[tuple(map(int, x.split("-"))) for x in line.split()] for line in text_lines]  # type: ignore[misc]
-
-
-def format_links(links: list[Link]) -> str:
-    """One Pharaoh line: ``0-0 1-2 ...``."""
-    return " ".join(f"{s}-{t}" for s, t in links)

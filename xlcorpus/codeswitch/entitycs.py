@@ -128,7 +128,9 @@ class LabelIndex:
     """Labels and aliases per (item, target language) as sorted NumPy keys + Arrow strings.
 
     ``keys[i] = item_position * L + language_index`` (sorted); ``mask[item]`` has bit ``l``
-    set when the item has a label in target language ``l``.
+    set when the item has a label in target language ``l``. So an item's labels are the
+    rows ``first[item]`` onwards, one per set bit in language order, and the label row of
+    (item, language) is ``first[item]`` plus the number of set bits below the language's.
     """
 
     def __init__(self, labels: pa.Table, targets: tuple[str, ...]):
@@ -164,6 +166,9 @@ class LabelIndex:
         for w in range(self.words):
             sel = (lang // 64) == w
             np.bitwise_or.at(self.mask[:, w], item[sel], np.left_shift(np.uint64(1), (lang[sel] % 64).astype(np.uint64)))
+        bits = np.bitwise_count(self.mask).astype(np.int64)  # labels per (item, mask word)
+        self.first = _segment_starts(bits.sum(axis=1))[:-1]
+        self.bits_before = np.cumsum(bits, axis=1) - bits  # labels in the item's earlier words
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -180,9 +185,13 @@ class LabelIndex:
         """Label row of (item position, language index), -1 when there is no label."""
         if not len(self.keys):
             return np.full(len(item), -1, dtype=np.int64)
-        want = item * len(self.targets) + lang
-        pos = np.minimum(np.searchsorted(self.keys, want), len(self.keys) - 1)
-        return np.where((item >= 0) & (self.keys[pos] == want), pos, -1)
+        it = np.where(item >= 0, item, 0)
+        word = lang // 64
+        bit = (lang % 64).astype(np.uint64)
+        m = self.mask[it, word]
+        has = (item >= 0) & ((m >> bit) & np.uint64(1)).astype(bool)
+        below = np.bitwise_count(m & ((np.uint64(1) << bit) - np.uint64(1))).astype(np.int64)
+        return np.where(has, self.first[it] + self.bits_before[it, word] + below, -1)
 
     # Saved as three Arrow IPC files that every worker memory-maps: the pages are shared
     # through the page cache, so N workers hold one copy of the index, not N.
@@ -190,9 +199,10 @@ class LabelIndex:
         """Write the index under ``folder`` (created); return the folder."""
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
-        items = {"qnum": pa.array(self.qnum, pa.int64())}
+        items = {"qnum": pa.array(self.qnum, pa.int64()), "first": pa.array(self.first, pa.int64())}
         for w in range(self.words):
             items[f"mask{w}"] = pa.array(self.mask[:, w], pa.uint64())
+            items[f"before{w}"] = pa.array(self.bits_before[:, w], pa.int64())
         rows = {"keys": pa.array(self.keys, pa.int64()), "label": self.label,
                 "alias_start": pa.array(self.alias_start, pa.int64()),
                 "alias_count": pa.array(self.alias_count, pa.int64())}
@@ -216,13 +226,21 @@ class LabelIndex:
             return {c: _single(table[c]) for c in table.column_names}
 
         items, rows, alias = columns("items"), columns("rows"), columns("alias")
-        self.qnum = _view(items["qnum"])
-        self.mask = np.stack([_view(items[f"mask{w}"]) for w in range(self.words)], axis=1) \
-            if len(self.qnum) else np.zeros((0, self.words), np.uint64)
+        self.qnum, self.first = _view(items["qnum"]), _view(items["first"])
+        self.mask = _columns(items, "mask", self.words, np.uint64)
+        self.bits_before = _columns(items, "before", self.words, np.int64)
         self.keys, self.label = _view(rows["keys"]), rows["label"]
         self.alias_start, self.alias_count = _view(rows["alias_start"]), _view(rows["alias_count"])
         self.alias = alias["alias"]
         return self
+
+
+def _columns(cols: dict[str, pa.Array], prefix: str, words: int, dtype) -> np.ndarray:
+    """The 2-D array saved as columns ``prefix0..`` (one per mask word; a view when one)."""
+    arrays = [_view(cols[f"{prefix}{w}"]) for w in range(words)]
+    if not len(arrays[0]):
+        return np.zeros((0, words), dtype)
+    return arrays[0].reshape(-1, 1) if words == 1 else np.stack(arrays, axis=1)
 
 
 def _single(col: pa.ChunkedArray) -> pa.Array:
@@ -284,16 +302,35 @@ def _segment_starts(counts: np.ndarray) -> np.ndarray:
     return out
 
 
+_WORD_SPACE = np.zeros(256, dtype=bool)
+_WORD_SPACE[list(b" \t\n\r\f\v")] = True  # the bytes WORD's runs stop at (all ASCII)
+
+
+def word_counts(text: pa.Array) -> np.ndarray:
+    """Matches of :data:`WORD` per string (runs of bytes other than ASCII whitespace; a
+    UTF-8 multi-byte character never contains one), counted over the UTF-8 buffer."""
+    data, off = string_buffers(text)
+    seg = data[off[0]: off[-1]]
+    space = _WORD_SPACE[seg]
+    start = ~space
+    start[1:] &= space[:-1]
+    rel = off - off[0]
+    firsts = rel[:-1][rel[:-1] < len(seg)]
+    start[firsts] = ~space[firsts]  # a string's first byte starts a word unless blank
+    return np.diff(np.searchsorted(np.flatnonzero(start), rel))
+
+
 def sentence_filter(text: pa.Array, n_links: np.ndarray, n_qid: np.ndarray, single_len: np.ndarray,
                     cfg: CSConfig, dropped: dict[str, int] | None = None) -> np.ndarray:
-    """Boolean keep-mask of the EntityCS sentence filters (the regex filters only run on
+    """Boolean keep-mask of the EntityCS sentence filters (the residue regex only runs on
     sentences that pass the cheap ones). ``dropped`` counts the dropped sentences by the
     first filter each fails: ``no_qid``, ``min_chars``, ``max_links``, ``max_link_share``,
     ``max_words``, ``markup``."""
     length = rng.pc_len(text)
     covered = (n_links == 1) & (single_len > cfg.max_link_share * length)
     tests = [("no_qid", n_qid >= 1), ("min_chars", length > cfg.min_chars),
-             ("max_links", n_links <= cfg.max_links), ("max_link_share", ~covered)]
+             ("max_links", n_links <= cfg.max_links), ("max_link_share", ~covered),
+             ("max_words", word_counts(text) <= cfg.max_words)]
     keep = np.ones(len(length), dtype=bool)
     for reason, ok in tests:
         _count(dropped, reason, keep & ~ok)
@@ -301,12 +338,9 @@ def sentence_filter(text: pa.Array, n_links: np.ndarray, n_qid: np.ndarray, sing
     rows = np.flatnonzero(keep)
     if len(rows):
         sub = text.take(pa.array(rows, pa.int64()))
-        words = pc.count_substring_regex(sub, WORD).to_numpy(zero_copy_only=False)
         residue = pc.match_substring_regex(sub, RESIDUE).to_numpy(zero_copy_only=False).astype(bool)
-        few = words <= cfg.max_words
-        _count(dropped, "max_words", ~few)
-        _count(dropped, "markup", few & residue)
-        keep[rows] = few & ~residue
+        _count(dropped, "markup", residue)
+        keep[rows] = ~residue
     return keep
 
 

@@ -331,17 +331,34 @@ def push_hf(folder: str | os.PathLike[str], repo_id: str, private: bool = False,
 
 
 def _reason(exc: BaseException, token: str | None) -> str:
+    """What went wrong, from the exception's type (``huggingface_hub.errors``, httpx)."""
+    from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled
+
     name = type(exc).__name__
-    if name == "OfflineModeIsEnabled":
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(exc, OfflineModeIsEnabled):
         text = "offline mode is on (HF_HUB_OFFLINE=1)"
-    elif name in {"ConnectError", "ConnectTimeout", "ReadTimeout", "TimeoutException", "NetworkError",
-                  "ConnectionError"}:
+    elif isinstance(exc, (*_transport_errors(), ConnectionError, TimeoutError)):
         text = f"the Hub cannot be reached ({name}: {exc})"
-    elif name in {"LocalTokenNotFoundError"} or "401" in str(exc) or "Unauthorized" in str(exc):
+    elif isinstance(exc, LocalTokenNotFoundError) or (isinstance(exc, HfHubHTTPError) and status == 401):
         text = "not logged in or the token is not valid (set HF_TOKEN or run `hf auth login`)"
     else:
         text = f"{name}: {exc}"
     if token:
         text = text.replace(token, "***")
     return text.splitlines()[0] if text else name
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Network failures of the HTTP client huggingface_hub uses (``httpx``, or its fork
+    ``httpx2`` in newer releases): whichever is installed."""
+    import importlib
+
+    out = []
+    for name in ("httpx2", "httpx"):
+        try:
+            out.append(importlib.import_module(name).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(out)
 

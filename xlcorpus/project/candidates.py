@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import regex
 
@@ -32,12 +31,8 @@ _TAG_RE = regex.compile(r"<([^<>/]+)>(.*?)</\1>")
 
 @functools.lru_cache(maxsize=32)
 def stopwords(lang: str) -> frozenset[str]:
-    """spaCy's stop words of ``lang`` (ISO 639-1 or -3 code), empty if spaCy has none.
-
-    The list file is executed on its own (importing spaCy itself takes seconds)."""
-    import importlib.util
-    import runpy
-
+    """spaCy's stop words of ``lang`` (ISO 639-1 or -3 code, lower-cased), empty if spaCy has
+    no language class for it (``spacy.util.get_lang_class(code).Defaults.stop_words``)."""
     code = lang.split("-")[0].split("_")[0].lower()
     if len(code) == 3:
         import langcodes
@@ -46,13 +41,15 @@ def stopwords(lang: str) -> frozenset[str]:
             code = langcodes.Language.get(code).language or code
         except (ValueError, LookupError):
             return frozenset()
-    spec = importlib.util.find_spec("spacy")
-    if spec is None or not spec.submodule_search_locations or not code.isalpha():
+    if not code.isalpha():
         return frozenset()
-    path = Path(list(spec.submodule_search_locations)[0]) / "lang" / code / "stop_words.py"
-    if not path.is_file():
+    import spacy.util
+
+    try:
+        lang_class = spacy.util.get_lang_class(code)
+    except ImportError:  # spaCy has no rules for this language (its error E048)
         return frozenset()
-    return frozenset(w.lower() for w in runpy.run_path(str(path)).get("STOP_WORDS", ()))
+    return frozenset(w.lower() for w in lang_class.Defaults.stop_words)
 
 
 def is_punct(token: str) -> bool:

@@ -38,7 +38,6 @@ import regex
 from ..errors import InputError
 
 Scheme = Literal["iob1", "iob2", "bioes"]
-SPAN_TYPE = "list<struct<start:int32, end:int32, label:string>>"
 _TOKEN_RE = regex.compile(r"\p{L}[\p{L}\p{M}\p{N}'’]*|\p{N}+(?:[.,]\p{N}+)*|\S", regex.V1)
 
 

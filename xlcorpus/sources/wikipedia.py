@@ -205,7 +205,7 @@ class PagesToSentences(Stage):
                 paragraphs = clean_wikitext(page["text"])
             sid = 0
             for para, links in paragraphs:
-                for sentence, inner in sentences_with_links(para, links):
+                for sentence, inner in sentences_with_links(para, links, self.lang):
                     if inner or not self.linked_only:
                         rows.append({
                             "id": stable_id(self.lang, page["page_id"], sid), "lang": self.lang,

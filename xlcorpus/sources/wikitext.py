@@ -4,18 +4,21 @@
 categories, interlanguage links, magic words, headings, lists and HTML tags; keeps the
 visible text of ``[[target|text]]``, ``[[target]]``, ``[[target]]trail`` and external
 links; and returns paragraphs of plain text with the code-point span and normalised target
-title of every article link. :func:`split_sentences` cuts a paragraph into sentences,
-never inside a link.
+title of every article link (:func:`clean_wikitext_mwp` does the same from
+``mwparserfromhell``'s parse tree; ``benchmarks/wikitext_compare.py`` compares the two).
+:func:`split_sentences` cuts a paragraph into sentences with the language's rules (pysbd,
+or spaCy's sentencizer), never inside a link.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-import regex
 
 # Namespaces (and interwiki prefixes) whose links are not article links.
 NAMESPACES = frozenset("""
@@ -27,6 +30,14 @@ category talk help talk portal talk special media
 """.split()) | {"user talk", "wikipedia talk", "file talk", "template talk", "category talk",
                 "help talk", "portal talk", "draft talk", "module talk", "book talk",
                 "mediawiki talk", "timedtext talk", "image talk"}
+# MediaWiki's names of the file, category and template namespaces in other Wikipedias
+# (German, French, Spanish, Italian, Dutch, Portuguese, Russian), as the canonical name.
+LOCAL_NAMESPACES = {
+    **dict.fromkeys(("datei", "bild", "fichier", "archivo", "imagen", "immagine", "bestand", "afbeelding",
+                     "ficheiro", "arquivo", "imagem", "файл", "изображение"), "file"),
+    **dict.fromkeys(("kategorie", "catégorie", "categoría", "categoria", "categorie", "категория"), "category"),
+    **dict.fromkeys(("vorlage", "modèle", "plantilla", "sjabloon", "predefinição", "шаблон"), "template"),
+}
 _LANG_PREFIX = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})*$")
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
@@ -46,7 +57,7 @@ _MAGIC = re.compile(r"__[A-Z]+__")
 _HEADING = re.compile(r"^=+.*=+\s*$")
 _SPACES = re.compile(r"[ \t\u00a0\u2009\u200a\u202f]+")
 _EMPTY_PARENS = re.compile(r"\s*\(\s*[,;:]?\s*\)")
-_SPACE_PUNCT = re.compile(r" +([,.;:!?])")
+_SPACE_PUNCT = re.compile(r" +([,.])")  # not before ; : ! ? (French typography keeps a space)
 
 OPEN, CLOSE = "\ue000", "\ue001"
 _IDX0 = 0xF0000  # a link's index is one supplementary private-use character after OPEN
@@ -83,7 +94,7 @@ def _namespace(target: str) -> str | None:
     p = prefix.strip().lower().replace("_", " ")
     if p in NAMESPACES or _LANG_PREFIX.match(p):
         return p
-    return None
+    return LOCAL_NAMESPACES.get(p)
 
 
 def _pipe_trick(target: str) -> str:
@@ -220,44 +231,152 @@ def clean_wikitext(wikitext: str) -> list[tuple[str, list[Link]]]:
     return [extract_links(p, titles) for p in _paragraphs(_markup_to_lines(wikitext, titles))]
 
 
+# ------------------------------------------------- mwparserfromhell cleaner
+_MWP_DROP_TAGS = frozenset(_DROP_TAGS.split("|")) | {"ref", "table"}
+_TRAIL = re.compile(r"[a-z]+")
+
+
+def clean_wikitext_mwp(wikitext: str) -> list[tuple[str, list[Link]]]:
+    """:func:`clean_wikitext` with ``mwparserfromhell``'s parse tree instead of regular
+    expressions for the markup (templates, tags, tables, links, entities); the same link
+    rules, paragraphs and link spans."""
+    import mwparserfromhell
+
+    titles: list[str | None] = []
+    marked = _render(mwparserfromhell.parse(wikitext, skip_style_tags=False).nodes, titles)
+    return [extract_links(p, titles) for p in _paragraphs(marked.split("\n"))]
+
+
+def _render(nodes: list, titles: list[str | None]) -> str:
+    """Visible text of parse-tree nodes, article links wrapped in sentinels."""
+    from mwparserfromhell import nodes as n
+
+    out: list[str] = []
+    trail = ""
+    for i, node in enumerate(nodes):
+        if isinstance(node, n.Text):
+            value = str(node.value)
+            if trail:  # a link's trail ([[Spree]]s) went into its anchor
+                value = value[len(trail):]
+                trail = ""
+            out.append(value)
+        elif isinstance(node, n.Wikilink):
+            nxt = nodes[i + 1] if i + 1 < len(nodes) else None
+            m = _TRAIL.match(str(nxt.value)) if isinstance(nxt, n.Text) else None
+            trail = m.group() if m else ""
+            out.append(_render_link(node, trail, titles))
+        elif isinstance(node, n.ExternalLink):
+            out.append(_render(node.title.nodes, titles) if node.title is not None
+                       else "" if node.brackets else str(node.url))
+        elif isinstance(node, n.HTMLEntity):
+            out.append(node.normalize())
+        elif isinstance(node, n.Tag):
+            tag = str(node.tag).strip().lower()
+            if tag in _MWP_DROP_TAGS:
+                continue
+            if tag == "br":
+                out.append(" ")
+            elif node.wiki_markup and tag in ("li", "dt", "dd", "hr"):
+                out.append(str(node.wiki_markup))  # a list line: dropped with its line later
+            elif node.contents is not None:
+                out.append(_render(node.contents.nodes, titles))
+        elif isinstance(node, n.Heading):
+            out.append("\n")
+        # templates, arguments, comments, parser functions: nothing visible
+    return "".join(out)
+
+
+def _render_link(node, trail: str, titles: list[str | None]) -> str:
+    target = str(node.title)
+    ns = _namespace(target)
+    label = _render(node.text.nodes, titles) if node.text is not None else None
+    if ns is not None:
+        if target.lstrip().startswith(":") and ns not in ("file", "image", "media"):
+            return (label if label is not None else target.lstrip(":")) + trail
+        return ""
+    if label is not None:
+        label = label.rpartition("|")[2] if "|" in label else label
+        if not label.strip():
+            label = _pipe_trick(target)
+    else:
+        label = target.lstrip(":")
+    label += trail
+    if not label.strip():
+        return ""
+    title = normalize_title(target)
+    if title is None or len(titles) >= 0xFFFD:
+        return label
+    titles.append(title)
+    return f"{OPEN}{chr(_IDX0 + len(titles) - 1)}{label}{CLOSE}"
+
+
 # ------------------------------------------------------------- sentences
-ABBREVIATIONS = frozenset("""
-mr mrs ms dr prof st jr sr vs etc e.g i.e inc ltd co corp no nos vol vols pp p fig figs gen col
-lt sgt capt cmdr adm maj rev hon mt ft jan feb mar apr jun jul aug sep sept oct nov dec approx
-ca c cf al est u.s u.k u.n a.d b.c d.c ph.d op ed eds rep sen gov pres dept univ bros
-""".split())
-_BOUNDARY = regex.compile(r"[.!?…]+[\"'”’)\]]*(\s+)(?=[\"'“‘(\[]?[\p{Lu}\p{Lt}\p{Lo}\d])")
-_LAST_WORD = regex.compile(r"(\S+)$")
+@functools.lru_cache(maxsize=64)
+def sentence_splitter(lang: str) -> Callable[[str], list[tuple[int, int]]]:
+    """A function giving the code-point sentence spans of a text in ``lang`` (BCP-47):
+    ``pysbd``'s rules for the languages it has (en de fr es it nl ru ar zh ja hi el ... 23),
+    otherwise spaCy's rule-based ``sentencizer`` after the language's tokenizer (``xx``
+    when spaCy has no rules for the language)."""
+    code = lang.split("-")[0].split("_")[0].lower()
+    import pysbd
+
+    if code in pysbd.languages.LANGUAGE_CODES:
+        segmenter = pysbd.Segmenter(language=code, clean=False)
+        return functools.partial(_pysbd_spans, segmenter)
+    import spacy
+
+    try:
+        nlp = spacy.blank(code)
+    except ImportError:  # spaCy has no rules for this language (its error E048)
+        nlp = spacy.blank("xx")
+    nlp.add_pipe("sentencizer")
+    return lambda text: [(s.start_char, s.end_char) for s in nlp(text).sents]
 
 
-def split_sentences(text: str, links: list[Link] | None = None) -> list[tuple[int, int]]:
-    """Code-point ``(start, end)`` spans of the sentences of ``text`` (whitespace between
-    sentences excluded). A boundary is sentence-final punctuation, then space, then an
-    upper-case letter, digit or opening quote; not after a known abbreviation or a single
-    initial, and never inside a link."""
+def _pysbd_spans(segmenter, text: str) -> list[tuple[int, int]]:
+    """pysbd's segments located in ``text`` in order (it returns them unchanged with
+    ``clean=False``; a segment not found ends the split: the rest is one sentence)."""
+    spans, pos = [], 0
+    for seg in segmenter.segment(text):
+        seg = seg.strip()
+        if not seg:
+            continue
+        at = text.find(seg, pos)
+        if at < 0:
+            break
+        spans.append((at, at + len(seg)))
+        pos = at + len(seg)
+    if pos < len(text) and text[pos:].strip():
+        spans.append((pos, len(text)))
+    return spans
+
+
+def split_sentences(text: str, links: list[Link] | None = None, lang: str = "en") -> list[tuple[int, int]]:
+    """Code-point ``(start, end)`` spans of the sentences of ``text`` in ``lang``
+    (:func:`sentence_splitter`), never cutting inside a link; whitespace around sentences
+    excluded."""
     inside = [(lk.start, lk.end) for lk in links or ()]
+    out: list[tuple[int, int]] = []
+    for s, e in sentence_splitter(lang)(text):
+        if out and (any(a < s < b or a < out[-1][1] < b for a, b in inside)):
+            out[-1] = (out[-1][0], e)  # the boundary falls inside a link: no cut
+        else:
+            out.append((s, e))
     spans = []
-    start = 0
-    for m in _BOUNDARY.finditer(text):
-        cut = m.start(1)
-        if any(s < cut < e for s, e in inside):
-            continue
-        head = text[start:m.start() + 1]
-        word = _LAST_WORD.search(head)
-        token = word.group(1).rstrip(".!?…").lstrip("(\"'“‘[").lower() if word else ""
-        if text[m.start()] == "." and (token in ABBREVIATIONS or (len(token) == 1 and token.isalpha())):
-            continue
-        spans.append((start, cut))
-        start = m.end(1)
-    if start < len(text):
-        spans.append((start, len(text)))
-    return [(s, e) for s, e in spans if text[s:e].strip()]
+    for s, e in out:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
 
 
-def sentences_with_links(text: str, links: list[Link]) -> list[tuple[str, list[Link]]]:
+def sentences_with_links(text: str, links: list[Link], lang: str = "en") -> list[tuple[str, list[Link]]]:
     """Split a paragraph; each sentence with the links inside it (offsets re-based)."""
     out = []
-    for s, e in split_sentences(text, links):
+    for s, e in split_sentences(text, links, lang):
         inner = [Link(lk.start - s, lk.end - s, lk.title) for lk in links if lk.start >= s and lk.end <= e]
         out.append((text[s:e], inner))
     return out

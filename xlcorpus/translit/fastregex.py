@@ -4,10 +4,11 @@ uroman calls ``regex.match(pattern_string, text)`` tens of thousands of times pe
 about half of its time goes to the ``regex`` module's pattern-cache lookup (flag enums,
 locale checks). :func:`install` points the ``regex`` name *inside the uroman module* to a
 :class:`CachedRegex`, which compiles each ``(pattern, flags)`` once with ``regex.compile``
-and calls the compiled pattern: the same engine, the same patterns, the same results
-(``tests/test_romanize.py`` and ``benchmarks/romanize_bench.py`` check the output), about
-twice as fast. A pattern that starts with a literal character (:data:`_FIRST`) is not run
-at all on a string that does not start with it. It affects every ``Uroman`` in the process;
+and calls the compiled pattern (only with the validated uroman version, see
+:mod:`.uroman_compat`): the same engine, the same patterns, the same results
+(``tests/test_romanize.py`` and ``benchmarks/romanize_bench.py`` check the output),
+faster. A pattern that starts with a literal character (:data:`_FIRST`) is not run at all
+on a string that does not start with it. It affects every ``Uroman`` in the process;
 :func:`uninstall` restores it.
 """
 
@@ -59,12 +60,19 @@ class CachedRegex:
         return getattr(regex, name)
 
 
-def install() -> None:
-    """Use :class:`CachedRegex` inside uroman (idempotent)."""
+def install() -> bool:
+    """Use :class:`CachedRegex` inside uroman (idempotent); only with the validated uroman
+    version (:mod:`.uroman_compat`), whose module-level ``regex`` name it replaces. Returns
+    whether it is installed."""
+    from .uroman_compat import validated
+
+    if not validated():
+        return False
     import uroman.uroman as module
 
-    if not isinstance(module.regex, CachedRegex):
+    if not isinstance(getattr(module, "regex", None), CachedRegex):
         module.regex = CachedRegex()
+    return True
 
 
 def uninstall() -> None:

@@ -62,7 +62,7 @@ class RomanizePipeline(Pipeline):
     file, or one for all), or empty when every line is ``lang<TAB>text``.
     ``keep_latin``: copy tokens written in Latin script (and script-less tokens) unchanged.
     ``cache_size``: segments cached per worker. ``fast_regex``: cache uroman's compiled
-    regular expressions (same output, about 2x faster; see :mod:`.fastregex`).
+    regular expressions (same output, faster; see :mod:`.fastregex`).
     """
 
     kind: ClassVar[str] = "romanize"

@@ -24,8 +24,7 @@ romanized span) for every piece. It is fast because it does not romanize whole s
      position, so it can reach into the previous word (``ก ต่อมา`` -> ``k tomaa`` but
      ``ต่อมา`` -> ``tmaa``). Each segment is romanized on a lattice that records when that
      search runs out of string (:func:`uroman_edges`); such a segment is joined to the one
-     before it, again until none does. (With another uroman version than
-     :data:`VALIDATED_UROMAN`, every chunk with ``อ`` is joined: exact, slower.)
+     before it, again until none does.
    - *Scripts not validated*: cutting is used only for sentences whose characters all
      belong to :data:`SEGMENT_SCRIPTS` (the scripts of the NTREX-128 and Tatoeba files it is
      checked on). Any other script (Tibetan and Braille have sentence-wide passes, abugidas
@@ -50,24 +49,29 @@ romanized span) for every piece. It is fast because it does not romanize whole s
    pieces instead of one uroman call each.
 
 5. **Faster uroman.** :mod:`.fastregex` caches uroman's compiled regular expressions
-   (identical results, about twice as fast) for the segments left to uroman, and uroman's
+   (identical results, faster) for the segments left to uroman, and uroman's
    lattice gets three exact shortcuts (:func:`_observed_lattice`).
 
 Identity with the whole-string call is checked on every sentence of the 16 NTREX-128 files
 by ``benchmarks/romanize_bench.py``, on a sample of them, on tricky strings and on random
 strings by ``tests/test_romanize.py`` (and was checked on the 46,212 Tatoeba test
 sentences of 25 languages and their English sides and 10,000 random mixed-script strings
-when the cuts were added). The character table, the cuts and the observed lattice are used
-only with the validated uroman version.
+when the cuts were added).
+
+All of this is the *fast path*, used only with the uroman version it was checked on
+(:data:`.uroman_compat.VALIDATED_UROMAN`, the version ``pyproject.toml`` pins). With any
+other version, or ``XLCORPUS_UROMAN_FAST=0``, :class:`ExactRomanizer` takes the plain path:
+one public ``Uroman.romanize_string(sentence, lcode=..., rom_format=EDGES)`` call per
+sentence (identical by definition, slower); see :mod:`.uroman_compat`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
 
 import numpy as np
 import pyarrow as pa
@@ -76,10 +80,10 @@ from ..engine.core import Reject, Stage, StageOutput
 from ..errors import XlcorpusError
 from ..ids import stable_id
 from ..schema import contract
-from . import fastregex
+from . import fastregex, uroman_compat
 from .uroman_cache import load_uroman
 
-VALIDATED_UROMAN = "1.3.1.1"
+log = logging.getLogger(__name__)
 BLANKS = " \t"  # characters without rules: romanized as themselves
 _CHUNK = re.compile(r"[^ ]*[ ]*")  # cut points: after runs of spaces only (see below)
 O_ANG = "\u0e2d"
@@ -123,12 +127,6 @@ def uroman_lcode(lang: str | None) -> str | None:
                             f"equivalent ({exc})") from exc
 
 
-@lru_cache(maxsize=1)
-def validated_uroman() -> bool:
-    """Whether the installed uroman is the version this module's shortcuts were checked on."""
-    return metadata.version("uroman") == VALIDATED_UROMAN
-
-
 def chunks(text: str) -> list[str]:
     """``text`` cut after every run of spaces (each piece keeps its trailing spaces)."""
     return [c for c in _CHUNK.findall(text) if c]
@@ -167,19 +165,23 @@ class ExactRomanizer:
     """uroman with whole-string-identical output, offsets, a segment cache and a character table.
 
     ``uroman``: an existing ``Uroman`` (default: :func:`.uroman_cache.load_uroman`, a
-    cached copy loaded in ~0.2 s; building one takes ~1.2 s).
-    ``cache_size``: segments kept (the cache is emptied when full). ``char_table``: use the
-    per-character table (only with the validated uroman version). ``fast_regex``: give
-    uroman compiled-pattern caching (:mod:`.fastregex`; same output, about 2x faster).
+    cached copy, faster to load than building one).
+    ``cache_size``: segments kept (the cache is emptied when full). ``fast``: the fast path
+    (default: :func:`.uroman_compat.fast_path`; never with an unvalidated uroman version);
+    otherwise each sentence is one plain ``romanize_string`` call. ``char_table``: use the
+    per-character table and cuts (fast path only). ``fast_regex``: give uroman
+    compiled-pattern caching (:mod:`.fastregex`, fast path only; same output, faster).
     """
 
     def __init__(self, uroman=None, cache_size: int = 500_000, char_table: bool = True,
-                 fast_regex: bool = True):
-        if fast_regex:
+                 fast_regex: bool = True, fast: bool | None = None):
+        self.fast = uroman_compat.fast_path() if fast is None else fast and uroman_compat.validated()
+        log.info("romanize: %s", uroman_compat.describe(self.fast))
+        if fast_regex and self.fast:
             fastregex.install()
         self.u = uroman if uroman is not None else load_uroman()
         self.cache_size = cache_size
-        self.char_table = char_table and validated_uroman()
+        self.char_table = char_table and self.fast
         self._pieces: dict[tuple[str, str | None], Piece] = {}
         self._chars: dict[tuple[str, str | None], str | None] = {}
         self._scripts: dict[str, str] = {}
@@ -379,7 +381,7 @@ class ExactRomanizer:
         return Piece("".join(roms), (1,) * len(seg), tuple(map(len, roms)))
 
     def _piece_by_uroman(self, seg: str, lcode: str | None) -> Piece:
-        edges, reads_left = uroman_edges(self.u, seg, lcode)
+        edges, reads_left = uroman_edges(self.u, seg, lcode, observed=self.fast)
         src_lens, rom_lens, texts, pos = [], [], [], 0
         for e in edges:
             if e.start > pos:  # a character uroman skipped: map it to nothing
@@ -413,7 +415,7 @@ class ExactRomanizer:
     def _segments(self, text: str, lcode: str | None, keep_latin: bool) -> tuple[list[str], list[bool] | None, str]:
         """Segments, which to keep as they are (None: none) and the method."""
         pieces = chunks(text)
-        segmentable = self.segmentable(text)
+        segmentable = self.fast and self.segmentable(text)
         if not keep_latin:
             if not segmentable:
                 return [text], None, "whole"
@@ -595,17 +597,17 @@ def list_of_structs(fields: dict[str, pa.Array], counts: list[int]) -> pa.ListAr
 _OBSERVED: type | None = None
 
 
-def uroman_edges(u, s: str, lcode: str | None) -> tuple[list, bool]:
+def uroman_edges(u, s: str, lcode: str | None, observed: bool = True) -> tuple[list, bool]:
     """uroman's EDGES for ``s`` and whether its Thai ``อ`` rule read before ``s``'s start.
 
-    With the validated uroman version this runs the steps of ``romanize_string_core``
-    (``cache_size=0``, EDGES format) on a ``Lattice`` subclass that records when
-    ``find_rom_edge_path_backwards`` (used only by the ``อ`` rule) runs out of string
-    before finding a romanized character: inside a longer text it would have gone on into
-    the text before. Otherwise it calls ``romanize_string`` and reports ``True`` for any
-    string with ``อ`` (every such chunk is then joined to the one before: slower, exact).
+    ``observed`` (fast path, validated uroman version only): run the steps of
+    ``romanize_string_core`` (``cache_size=0``, EDGES format) on a ``Lattice`` subclass that
+    records when ``find_rom_edge_path_backwards`` (used only by the ``อ`` rule) runs out of
+    string before finding a romanized character: inside a longer text it would have gone on
+    into the text before. Otherwise: the public ``romanize_string`` call, and ``True`` for
+    any string with ``อ`` (such a chunk would then be joined to the one before).
     """
-    if not validated_uroman():
+    if not (observed and uroman_compat.validated()):
         from uroman import RomFormat
 
         return u.romanize_string(s, lcode=lcode, rom_format=RomFormat.EDGES), O_ANG in s
@@ -626,7 +628,7 @@ def _observed_lattice() -> type:
 
         class ObservedLattice(Lattice):
             """uroman's lattice, recording backward searches that run out of string, with
-            exact shortcuts for three hot spots (checked with :data:`VALIDATED_UROMAN`):
+            exact shortcuts for three hot spots (checked with the validated uroman version):
             one Braille test per string instead of one per character, ``str.startswith``
             for the ``(?:rom|num)`` edge-type test, and no number pass over a string
             without a character that has a numeric value (the pass then adds nothing)."""

@@ -1,9 +1,9 @@
 """A ``Uroman`` built once per machine: a pickled copy in the user's cache folder.
 
-Building ``Uroman()`` parses uroman's rule files (about 1.2 s with :mod:`.fastregex`,
-2.5 s without); every worker process of a romanize run needs one. :func:`load_uroman`
-keeps a pickled copy under ``$XLCORPUS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/xlcorpus`` or
-``~/.cache/xlcorpus``) and loads it in about 0.2 s.
+Building ``Uroman()`` parses uroman's rule files (seconds); every worker process of a
+romanize run needs one. :func:`load_uroman` keeps a pickled copy under
+``$XLCORPUS_CACHE_DIR`` (default ``$XDG_CACHE_HOME/xlcorpus`` or ``~/.cache/xlcorpus``),
+which loads several times faster (timings: README).
 
 The copy is keyed on the uroman version, the Python version and the names, sizes and
 modification times of uroman's data files, so an upgrade or an edited rule file builds a
@@ -76,12 +76,12 @@ def load_uroman(use_cache: bool | None = None) -> Any:
     path = cache_path()
     if path.is_file() and _trusted(path):
         was_enabled = gc.isenabled()
-        gc.disable()  # about twice as fast to load ~1M small objects
+        gc.disable()  # faster to load ~1M small objects
         try:
             with open(path, "rb") as fh:
                 u = pickle.load(fh)
             if isinstance(u, Uroman):
-                u.dict_num.default_factory = _none
+                _set_factory(u, _none)
                 return u
         except Exception:  # noqa: BLE001 - a stale or damaged copy: build a new one
             pass
@@ -93,21 +93,30 @@ def load_uroman(use_cache: bool | None = None) -> Any:
     return u
 
 
+def _set_factory(u: Any, factory: Any) -> Any:
+    """Set ``u.dict_num.default_factory`` (a ``defaultdict`` in the validated uroman, whose
+    lambda cannot be pickled); return the old one. An object without it is left alone."""
+    num = getattr(u, "dict_num", None)
+    old = getattr(num, "default_factory", None)
+    if num is not None and hasattr(num, "default_factory"):
+        num.default_factory = factory
+    return old
+
+
 def _save(u: Any, path: Path) -> None:
     """Write the copy atomically (0600, in a 0700 folder); failures only cost speed."""
-    factory = u.dict_num.default_factory  # a lambda: not picklable
     tmp = path.with_suffix(f".tmp{os.getpid()}")
+    factory = _set_factory(u, None)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        u.dict_num.default_factory = None
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(u, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-    except OSError:
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):  # not picklable: no copy
         tmp.unlink(missing_ok=True)
     finally:
-        u.dict_num.default_factory = factory
+        _set_factory(u, factory)
 
 
 def _none() -> None:
