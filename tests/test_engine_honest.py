@@ -170,7 +170,7 @@ def test_the_label_index_is_memory_mapped_by_workers(tmp_path):
                        "aliases": [["1"], [], None, ["V", "cinq"]]})
     built = LabelIndex(labels, ("de", "fr"))
     loaded = LabelIndex.load(built.save(tmp_path / "idx"))
-    for attr in ("qnum", "keys", "alias_start", "alias_count", "mask"):
+    for attr in ("qnum", "keys", "alias_start", "alias_count", "mask", "first", "bits_before"):
         assert (getattr(built, attr) == getattr(loaded, attr)).all(), attr
     assert loaded.label.to_pylist() == built.label.to_pylist()
     assert loaded.alias.to_pylist() == built.alias.to_pylist()

@@ -305,7 +305,6 @@ class RayEngine(StagedEngine):
                 extra = {"num_cpus": 0, "compute": ray.data.TaskPoolStrategy(size=self.workers)}
             else:  # a stateless chain fuses with the read: one task reads and runs a part
                 extra = {"num_cpus": 1}
-            extra["scheduling_strategy"] = "SPREAD"  # parts over every node of a cluster
             return ds.map_batches(_read_parts, fn_kwargs={"readers": parts}, batch_size=None,
                                   batch_format="pyarrow", **extra), None
         from ray.util.queue import Queue
@@ -321,8 +320,7 @@ class RayEngine(StagedEngine):
         common = {"batch_size": 1, "batch_format": "pyarrow"}  # one work unit per call
         if not actors:
             return ds.map_batches(_chain_task, fn_kwargs={"step": step, "stages": stages, "fail_fast": self.fail_fast,
-                                                          "staging": staging}, num_cpus=1,
-                                  scheduling_strategy="SPREAD", **common)
+                                                          "staging": staging}, num_cpus=1, **common)
         gpus = gpus_per_actor(stages)
         size = self.workers
         resources: dict[str, Any] = {"num_cpus": 1}
