@@ -17,6 +17,7 @@ Three generators:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -55,6 +56,7 @@ def stopwords(lang: str) -> frozenset[str]:
     return frozenset(w.lower() for w in runpy.run_path(str(path)).get("STOP_WORDS", ()))
 
 
+@functools.lru_cache(maxsize=200_000)
 def is_punct(token: str) -> bool:
     """True for tokens made only of punctuation or symbols."""
     return all(unicodedata.category(c)[0] in "PS" for c in token)
@@ -112,19 +114,27 @@ def trim(rng: tuple[int, int], tgt_tokens: Sequence[str], stop: frozenset[str], 
     return (a, b) if a < b else None
 
 
+@functools.lru_cache(maxsize=1024)
+def _edge_flags(tokens: tuple[str, ...], stop: frozenset[str]) -> tuple[bool, ...]:
+    """:func:`edge_ok` of every position, whatever the source edge."""
+    return tuple(edge_ok(tokens, i, stop, "") for i in range(len(tokens)))
+
+
 def ngram_candidates(tgt_tokens: Sequence[str], anchors: Iterable[int], max_len: int,
                      stop: frozenset[str] = frozenset(), src_first: str = "",
                      src_last: str = "") -> set[tuple[int, int]]:
     """Target n-grams (at most ``max_len`` tokens) containing an anchor, with edge pruning."""
     n = len(tgt_tokens)
     anchors = sorted(set(a for a in anchors if 0 <= a < n))
-    starts = [i for i in range(n) if edge_ok(tgt_tokens, i, stop, src_first)]
-    ends = {i for i in range(n) if edge_ok(tgt_tokens, i, stop, src_last)}
+    ok = _edge_flags(tuple(tgt_tokens), stop)
+    first, last = src_first.lower(), src_last.lower()
+    starts = [i for i in range(n) if ok[i] or tgt_tokens[i].lower() == first]
+    ends = {i for i in range(n) if ok[i] or tgt_tokens[i].lower() == last}
     out = set()
     for a in starts:
-        for b in range(a + 1, min(n, a + max_len) + 1):
-            if b - 1 in ends and any(a <= x < b for x in anchors):
-                out.add((a, b))
+        k = bisect.bisect_left(anchors, a)
+        if k < len(anchors):  # the n-gram must reach the first anchor at or after a
+            out.update((a, b) for b in range(anchors[k] + 1, min(n, a + max_len) + 1) if b - 1 in ends)
     return out
 
 

@@ -23,6 +23,7 @@ from ..pipeline import Pipeline
 from ..schema import contract
 from ..sources.files import display_name
 from .project import ProjectionOptions, project_corpus, read_bitext_tokens
+from .scorers import DEFAULT_MODEL
 from .select import Projected
 from .spans import Sentence, Span, detokenize, iter_conll, token_to_char_spans, write_conll
 
@@ -117,7 +118,8 @@ class TProjectionPipeline(Pipeline):
     runs: int = 3
     seed: int = 0
     similarity_priors: bool = True
-    threshold: float = 0.25
+    min_score: float | None = None   # None: the scoring model's
+    scoring: str = DEFAULT_MODEL
     nmt_model: str | None = None
     generator_model: str | None = None
     output_conll: Path | None = None
@@ -134,7 +136,7 @@ class TProjectionPipeline(Pipeline):
     def options(self) -> dict:
         opts = ProjectionOptions(method=self.method, runs=self.runs, seed=self.seed,
                                  similarity_priors=self.similarity_priors,
-                                 threshold=self.threshold,
+                                 min_score=self.min_score, scoring=self.scoring,
                                  nmt_model=self.nmt_model, generator_model=self.generator_model)
         return asdict(opts)
 
