@@ -48,6 +48,7 @@ class ProjectionOptions:
     min_score: float | None = None  # below this score a span is not projected (None: the scoring model's; nmt: 0)
     scoring: str | ScoringModel = DEFAULT_MODEL  # of ``features``: a name under project/models, a JSON path or a model
     top_k: int = 10                # candidates per source span kept for selection
+    frequent_words: int = 30       # the N most linked words of each side count as stop words too
     nmt_model: str | None = None
     generator_model: str | None = None
     device: str | None = None
@@ -110,13 +111,15 @@ def _candidates(src: Sentence, tgt: Sentence, k: int, ctx: PairContext, sym_link
     span = src.spans[k]
     links = list(ctx.weights)
     first, last = src.tokens[span.start], src.tokens[span.end - 1]
-    out = {r for r in (trim(c, tgt.tokens, stop, first, last) for c in alignment_candidates(span, [links, sym_links])) if r}
+    keep = {t for t, s in ctx.best_src_of_tgt.items() if span.start <= s < span.end and ctx.src_weights[s] == 1.0}
+    out = {r for r in (trim(c, tgt.tokens, stop, first, last, keep)
+                       for c in alignment_candidates(span, [links, sym_links])) if r}
     anchors = {t for s, t in links if span.start <= s < span.end}
     for s in range(span.start, span.end):
         anchors.update(t for t, close in enumerate(scorer.affinities(ctx, s)[1]) if close)
     width = span.end - span.start
     max_len = min(opts.max_len, width + opts.max_extra)
-    out |= ngram_candidates(tgt.tokens, anchors, max_len, stop, first, last)
+    out |= ngram_candidates(tgt.tokens, anchors, max_len, stop, first, last, keep)
     return out
 
 
@@ -128,8 +131,12 @@ def candidate_features(src: Sequence[Sentence], tgt: Sequence[Sentence], src_lan
                        generated: Sequence[Sequence[set[tuple[int, int]]]] | None = None
                        ) -> list[list[tuple[list[tuple[int, int]], list[list[float]]]]]:
     """Per pair, per source span: its candidate target ranges (plus ``generated[i][k]``) and
-    their feature rows."""
-    src_stop, tgt_stop = stopwords(src_lang), stopwords(tgt_lang)
+    their feature rows. Stop words are spaCy's list of the language plus the
+    ``opts.frequent_words`` most linked words of that side of the aligned corpus (function
+    words of a language or script spaCy has no list for)."""
+    n = opts.frequent_words
+    src_stop = stopwords(src_lang) | frozenset(w for w, _ in align.table.src_total.most_common(n))
+    tgt_stop = stopwords(tgt_lang) | frozenset(w for w, _ in align.table.tgt_total.most_common(n))
     out = []
     for i, (s, t) in enumerate(zip(src, tgt)):
         ctx = PairContext(s.tokens, t.tokens, align.weights[i], src_stop, tgt_stop)

@@ -24,9 +24,13 @@ ratio).
 
 A :class:`ScoringModel` (JSON under ``xlcorpus/project/models/``, loaded by name) turns the
 features into one score: a linear sum (``hand``: the former hand-set constants; ``core``: the
-parameter-free core alone) or a logistic regression learned on one direction of gold
-projections, whose output is the calibrated probability that the candidate is the gold span
-(how it is fitted and what it scores: ``benchmarks/projection_bench.py``).
+parameter-free core alone), or a model learned on one direction of gold projections
+(:mod:`xlcorpus.project.fit`): ``softmax-*`` (the default, ``softmax-en-es``) gives each
+candidate the probability that it is the right projection of its source span, among the
+span's candidates and "no projection"; ``logistic-*`` the probability of one candidate seen
+alone. The affinity constants below (``LINK_SHARE``, ``MIN_SIMILARITY``, ``FUNCTION_WEIGHT``,
+``EDGE_MIN``) are kept from the hand-set scorer; figures and their protocol:
+``benchmarks/projection_bench.py``.
 
 **NMT translation probability** (:class:`NMTScorer`, T-Projection): with a local seq2seq
 translation model, ``1/2 [P(src|cand)/P(src|src) + P(cand|src)/P(cand|cand)]`` where
