@@ -112,7 +112,6 @@ def has_case(tokens: Sequence[str]) -> bool:
     return any(c.isupper() for tok in tokens[1:] for c in tok[:1])
 
 
-@functools.lru_cache(maxsize=200_000)
 def token_weight(token: str, stop: frozenset[str]) -> float:
     """Weight of a token in precision and recall: ``FUNCTION_WEIGHT`` for stop words and punctuation."""
     return FUNCTION_WEIGHT if is_punct(token) or token.lower() in stop else 1.0
@@ -139,7 +138,7 @@ class ScoringModel:
         if unknown or self.link not in ("identity", "logistic", "softmax"):
             raise ValueError(f"scoring model {self.name!r}: unknown features {sorted(unknown)} or link {self.link!r}")
 
-    @property
+    @functools.cached_property
     def vector(self) -> list[float]:
         return [self.weights.get(f, 0.0) for f in FEATURES]
 
