@@ -120,6 +120,19 @@ def test_scoring_models_load_by_name_and_score_as_documented(tmp_path):
         ScoringModel("bad", {"colour": 1.0})
 
 
+def test_alignment_seen_from_the_target_side():
+    from xlcorpus.project.project import Alignment
+
+    src, tgt = [["the", "Fund"]], [["el", "Fondo", "social"]]
+    table = LexicalTable.from_links(src, tgt, [[(0, 0), (1, 1)]])
+    al = Alignment([{(1, 1): 1.0, (1, 2): 0.5}], [[(1, 1)]], table, [[(1, 1), (1, 2)]], [[(1, 1)]])
+    rev = al.transposed()
+    assert rev.weights == [{(1, 1): 1.0, (2, 1): 0.5}] and rev.links == [[(1, 1)]]
+    assert rev.forward == [[(1, 1)]] and rev.reverse == [[(1, 1), (2, 1)]]  # directions swap too
+    assert rev.table.prob("fondo", "fund") == table.prob("fund", "fondo") == pytest.approx(1.0)
+    assert rev.transposed().weights == al.weights
+
+
 def test_reliability_table_and_ece():
     ece, table = reliability([0.95, 0.95, 0.15, 0.15], [True, False, False, False])
     # bin 0.9-1.0: mean score 0.95, precision 0.5; bin 0.1-0.2: 0.15 vs 0
