@@ -118,6 +118,11 @@ def test_scoring_models_load_by_name_and_score_as_documented(tmp_path):
         ScoringModel.load("nope")
     with pytest.raises(ValueError, match="unknown features"):
         ScoringModel("bad", {"colour": 1.0})
+    bad = tmp_path / "bad.json"
+    for text in ("{not json", '{"bias": 1}', '{"weights": {"core": "x"}}', '{"weights": {"colour": 1}}'):
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(ValueError, match="bad.json"):
+            ScoringModel.load(str(bad))
 
 
 def test_alignment_seen_from_the_target_side():

@@ -163,9 +163,13 @@ class ScoringModel:
         if not path.is_file():
             known = sorted(p.stem for p in MODELS.glob("*.json"))
             raise ValueError(f"unknown scoring model {name_or_path!r}: not a JSON file nor one of {known}")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(data.get("name", path.stem), data["weights"], data.get("bias", 0.0),
-                   data.get("link", "identity"), data.get("min_score", 0.0), data.get("meta", {}))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(data.get("name", path.stem), {k: float(v) for k, v in data["weights"].items()},
+                       float(data.get("bias", 0.0)), data.get("link", "identity"), float(data.get("min_score", 0.0)),
+                       data.get("meta", {}))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"scoring model {path}: not a valid model ({type(e).__name__}: {e})") from None
 
     def save(self, path: str | Path) -> None:
         data = {"name": self.name, "link": self.link, "bias": self.bias, "weights": self.weights,
