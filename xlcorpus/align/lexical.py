@@ -65,10 +65,7 @@ class LexicalTable:
 
     def prob(self, s: str, t: str) -> float:
         """``sqrt(p(t|s) p(s|t))``, 0 if never linked."""
-        if self.lowercase:
-            s, t = s.lower(), t.lower()
-        c = self.counts.get((s, t))
-        return math.sqrt(c / self.src_total[s] * c / self.tgt_total[t]) if c else 0.0
+        return self.row(s, [t])[0]
 
     def row(self, s: str, targets: Sequence[str]) -> list[float]:
         """:meth:`prob` of ``s`` with each of ``targets``."""
