@@ -4,7 +4,7 @@ import pytest
 
 from xlcorpus.align.codeswitch import code_switch, phrase_units
 from xlcorpus.align.interlinear import bitext_view, display_width, igt_view
-from xlcorpus.align.lexical import count_links, lexical_rows
+from xlcorpus.align.lexical import LexicalTable, count_links
 from xlcorpus.text import tokenize
 
 
@@ -14,11 +14,16 @@ def test_lexical_probabilities():
              (["the", "cat"], ["le", "chat"], [(0, 0), (1, 1), (0, 1)])]
     counts = count_links(pairs)
     assert counts[("the", "le")] == 2 and counts[("the", "chat")] == 1
-    rows = {(r["src"], r["tgt"]): r for r in lexical_rows(counts, "en", "fr")}
+    table = LexicalTable.from_counts(counts)
+    rows = {(r["src"], r["tgt"]): r for r in table.rows("en", "fr")}
     assert rows[("the", "le")]["p_tgt_given_src"] == pytest.approx(2 / 4)    # the: le, la, le, chat
     assert rows[("the", "chat")]["p_src_given_tgt"] == pytest.approx(1 / 3)  # chat: cat, cat, the
     assert rows[("cat", "chat")]["count"] == 2
-    assert len(lexical_rows(counts, "en", "fr", min_count=2)) == 2
+    assert len(table.rows("en", "fr", min_count=2)) == 2
+    # the in-memory probabilities are the table's: sqrt(p(t|s) p(s|t)), case-folded
+    assert table.prob("The", "Chat") == pytest.approx((1 / 4 * 1 / 3) ** 0.5)
+    assert table.transposed().prob("chat", "the") == table.prob("the", "chat")
+    assert LexicalTable.from_links([p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs]).counts == counts
 
 
 def test_phrase_units_are_consistent():

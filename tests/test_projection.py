@@ -13,9 +13,11 @@ from xlcorpus.cli import entry
 from xlcorpus.project.candidates import (Seq2SeqCandidateGenerator, alignment_candidates, blocks, edge_ok,
                                          find_token_spans, ngram_candidates, stopwords, trim)
 from xlcorpus.project.project import ProjectionOptions, project_corpus
-from xlcorpus.project.scorers import FeatureScorer, LexicalTable, NMTScorer, PairContext, string_similarity
+from xlcorpus.align.lexical import LexicalTable
+from xlcorpus.project.fit import fit_model, gold_labels, reliability
+from xlcorpus.project.scorers import FEATURES, FeatureScorer, NMTScorer, PairContext, ScoringModel, string_similarity
 from xlcorpus.project.select import greedy, select_spans
-from xlcorpus.project.spans import Span, read_conll
+from xlcorpus.project.spans import Sentence, Span, read_conll
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "project"
@@ -96,6 +98,98 @@ def test_feature_scorer_prefers_the_full_translation():
     scores = FeatureScorer(table).score(ctx, (1, 4), cands)
     assert max(zip(scores, cands))[1] == (1, 4)
     assert all(math.isfinite(s) for s in scores)
+
+
+def test_case_features_need_case_on_both_sides():
+    src = ["the", "European", "Fund", "helps"]
+    cands = [(1, 3), (0, 2)]
+    cased = PairContext(src, ["el", "Fondo", "Europeo", "ayuda"], {(1, 2): 1.0, (2, 1): 1.0})
+    lower = PairContext(src, ["el", "fondo", "europeo", "ayuda"], {(1, 2): 1.0, (2, 1): 1.0})
+    case = list(FEATURES).index("case")
+    scorer = FeatureScorer(None, "hand")
+    assert [r[case] for r in scorer.features(cased, (1, 3), cands)] == [1.0, -1.0]
+    # a lower-cased target carries no case information: the feature is neutral, not a penalty
+    assert [r[case] for r in scorer.features(lower, (1, 3), cands)] == [0.0, 0.0]
+    assert scorer.features(lower, (1, 3), cands)[0][0] == pytest.approx(scorer.features(cased, (1, 3), cands)[0][0])
+
+
+def test_scoring_models_load_by_name_and_score_as_documented(tmp_path):
+    rows = [[0.9, 1, 0, 0.1, 0, 0, 0], [0.4, -1, 0.5, 0.2, 1, 0.5, 0.7]]
+    for name in ("hand", "core", "softmax-en-es", "softmax-es-en", "logistic-en-es", "logistic-es-en"):
+        model = ScoringModel.load(name)
+        z = [model.bias + sum(w * x for w, x in zip(model.vector, r)) for r in rows]
+        scores = model.score(rows)
+        if model.link == "identity":
+            assert scores == pytest.approx(z)
+        elif model.link == "logistic":
+            assert scores == pytest.approx([1 / (1 + math.exp(-v)) for v in z])
+        else:  # softmax over the candidates of one span plus "no projection"
+            assert scores == pytest.approx([math.exp(v) / (1 + sum(map(math.exp, z))) for v in z])
+            assert sum(scores) < 1 and 0 < model.min_score < 1
+        assert scores[0] > scores[1]  # every model prefers the well-explained, case-matching candidate
+    path = tmp_path / "mine.json"
+    ScoringModel("mine", {"core": 2.0}, -1.0, "logistic", 0.3).save(path)
+    again = ScoringModel.load(str(path))
+    assert (again.name, again.weights, again.bias, again.link, again.min_score) == ("mine", {"core": 2.0}, -1.0, "logistic", 0.3)
+    with pytest.raises(ValueError, match="unknown scoring model 'nope'"):
+        ScoringModel.load("nope")
+    with pytest.raises(ValueError, match="unknown features"):
+        ScoringModel("bad", {"colour": 1.0})
+    bad = tmp_path / "bad.json"
+    for text in ("{not json", '{"bias": 1}', '{"weights": {"core": "x"}}', '{"weights": {"colour": 1}}'):
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(ValueError, match="bad.json"):
+            ScoringModel.load(str(bad))
+
+
+def test_alignment_seen_from_the_target_side():
+    from xlcorpus.project.project import Alignment
+
+    src, tgt = [["the", "Fund"]], [["el", "Fondo", "social"]]
+    table = LexicalTable.from_links(src, tgt, [[(0, 0), (1, 1)]])
+    al = Alignment([{(1, 1): 1.0, (1, 2): 0.5}], [[(1, 1)]], table, [[(1, 1), (1, 2)]], [[(1, 1)]])
+    rev = al.transposed()
+    assert rev.weights == [{(1, 1): 1.0, (2, 1): 0.5}] and rev.links == [[(1, 1)]]
+    assert rev.forward == [[(1, 1)]] and rev.reverse == [[(1, 1), (2, 1)]]  # directions swap too
+    assert rev.table.prob("fondo", "fund") == table.prob("fund", "fondo") == pytest.approx(1.0)
+    assert rev.transposed().weights == al.weights
+
+
+def test_reliability_table_and_ece():
+    ece, table = reliability([0.95, 0.95, 0.15, 0.15], [True, False, False, False])
+    # bin 0.9-1.0: mean score 0.95, precision 0.5; bin 0.1-0.2: 0.15 vs 0
+    assert ece == pytest.approx(0.5 * 0.45 + 0.5 * 0.15)
+    assert [(r["bin"], r["spans"], r["precision"]) for r in table] == [("0.1-0.2", 2, 0.0), ("0.9-1.0", 2, 0.5)]
+
+
+def test_gold_labels_match_one_to_one():
+    src = [Sentence(["A", "y", "B"], [Span(0, 1, "PER"), Span(2, 3, "PER")])]
+    gold = [Sentence(["a", "and", "b"], [Span(0, 1, "PER"), Span(2, 3, "PER")])]
+    # both source spans have both gold spans among their candidates; core decides who takes which
+    feats = [[([(0, 1), (2, 3)], [[0.9] + [0] * 6, [0.2] + [0] * 6]),
+              ([(0, 1), (2, 3)], [[0.95] + [0] * 6, [0.8] + [0] * 6])]]
+    assert gold_labels(src, gold, feats) == [[[0, 1], [1, 0]]]
+
+
+@pytest.mark.parametrize("kind", ["softmax", "logistic"])
+def test_fit_on_the_sample_direction_and_project(kind):
+    pytest.importorskip("sklearn")
+    from xlcorpus.project.project import align_corpus, candidate_features
+
+    src = read_conll(SAMPLE / "sample.en.conll")
+    gold = read_conll(SAMPLE / "sample.es.conll")
+    opts = ProjectionOptions(runs=1)
+    align = align_corpus([s.tokens for s in src], [g.tokens for g in gold], opts=opts)
+    feats = candidate_features(src, gold, "en", "es", align, opts, FeatureScorer(align.table, "core"))
+    model, report = fit_model("sample", kind, src, gold, feats, folds=2, strengths=(1.0, 10.0))
+    assert model.link == kind and report["positives"] > 0 and report["strength"] in (1.0, 10.0)
+    assert set(report["log_loss"]) == {"1.0", "10.0"} and model.min_score == report["min_score"]
+    assert model.weights["core"] > 0  # a candidate that explains the source span better is more likely right
+    out = project_corpus(src, gold, "en", "es", opts=ProjectionOptions(runs=1, scoring=model, min_score=0.0),
+                         alignment=align)
+    assert all(0.0 <= p.score <= 1.0 for ps in out for p in ps)
+    correct = sum(len({Span(p.start, p.end, p.label) for p in ps} & set(g.spans)) for ps, g in zip(out, gold))
+    assert correct >= 0.6 * sum(len(g.spans) for g in gold)
 
 
 # ------------------------------------------------------------------ tiny seq2seq model
@@ -210,6 +304,20 @@ def test_cli_project_and_eval_spans(tmp_path, capsys):
     assert "sentences" in capsys.readouterr().err
 
 
+def test_cli_min_score_filters_by_calibrated_score(tmp_path, capsys):
+    base = ["project", "--source", str(SAMPLE / "sample.en.conll"), "--target", str(SAMPLE / "sample.es.tokens.conll"),
+            "--runs", "1"]
+    counts = {}
+    for s in ("0", "0.5", "0.999"):
+        out = tmp_path / f"out{s}.jsonl"
+        assert entry(base + ["--output", str(out), "--min-score", s]) == 0
+        counts[s] = sum(len(json.loads(line)["spans"]) for line in out.read_text(encoding="utf-8").splitlines())
+    assert counts["0"] >= counts["0.5"] >= counts["0.999"] and counts["0"] > counts["0.999"]
+    capsys.readouterr()
+    assert entry(base + ["--output", str(tmp_path / "x.conll"), "--scoring", "nope"]) == 2
+    assert "unknown scoring model 'nope'" in capsys.readouterr().err
+
+
 def test_pipeline_writes_projected_table(tmp_path):
     from xlcorpus import pipeline as pl
     from xlcorpus.store import Store
@@ -226,5 +334,7 @@ def test_pipeline_writes_projected_table(tmp_path):
             surface = " ".join(r["tgt_tokens"][tok_span["start"]:tok_span["end"]])
             assert r["tgt_text"][char_span["start"]:char_span["end"]] == surface
             assert tok_span["label"] == r["src_spans"][tok_span["source"]]["label"] == char_span["label"]
+            assert spec.pipeline.min_score is None and 0.0 < tok_span["score"] <= 1.0  # a probability
+            assert tok_span["score"] >= ScoringModel.load("softmax-en-es").min_score - 1e-6
     pl.run(spec.pipeline, store)  # rerun: skipped, no duplicates
     assert store.count("projected") == 8

@@ -8,7 +8,9 @@ Three generators:
 - :func:`ngram_candidates`: every target n-gram of at most ``max_len`` tokens that contains
   an *anchor* (a target token linked to, or similar to, a source token), pruned at the edges:
   a candidate may not start or end with punctuation or a lowercase stop word unless the
-  source span starts (ends) with the same token;
+  source span starts (ends) with the same token or the caller keeps that position (the
+  projector keeps target tokens whose strongest link is a content word of the source span,
+  so that e.g. "estados" of "estados miembros" survives in lower-cased text);
 - :class:`Seq2SeqCandidateGenerator`: an mT5-style model fine-tuned as in T-Projection. Its
   input is the target sentence followed by the label tag, ``"{target sentence} <{label}>"``;
   it outputs ``<{label}>span</{label}>`` items; each span found in the target tokens (every
@@ -17,9 +19,10 @@ Three generators:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import regex
 
@@ -52,6 +55,7 @@ def stopwords(lang: str) -> frozenset[str]:
     return frozenset(w.lower() for w in lang_class.Defaults.stop_words)
 
 
+@functools.lru_cache(maxsize=200_000)
 def is_punct(token: str) -> bool:
     """True for tokens made only of punctuation or symbols."""
     return all(unicodedata.category(c)[0] in "PS" for c in token)
@@ -99,29 +103,39 @@ def alignment_candidates(span: Span, link_sets: Iterable[Sequence[Link]]) -> set
 
 
 def trim(rng: tuple[int, int], tgt_tokens: Sequence[str], stop: frozenset[str], src_first: str,
-         src_last: str) -> tuple[int, int] | None:
-    """Drop edge tokens that may not start/end a candidate (see :func:`edge_ok`)."""
+         src_last: str, keep: Collection[int] = ()) -> tuple[int, int] | None:
+    """Drop edge tokens that may not start/end a candidate (see :func:`edge_ok`; positions in
+    ``keep`` always may)."""
     a, b = rng
-    while a < b and not edge_ok(tgt_tokens, a, stop, src_first):
+    while a < b and a not in keep and not edge_ok(tgt_tokens, a, stop, src_first):
         a += 1
-    while b > a and not edge_ok(tgt_tokens, b - 1, stop, src_last):
+    while b > a and b - 1 not in keep and not edge_ok(tgt_tokens, b - 1, stop, src_last):
         b -= 1
     return (a, b) if a < b else None
 
 
+@functools.lru_cache(maxsize=1024)
+def _edge_flags(tokens: tuple[str, ...], stop: frozenset[str]) -> tuple[bool, ...]:
+    """:func:`edge_ok` of every position, whatever the source edge."""
+    return tuple(edge_ok(tokens, i, stop, "") for i in range(len(tokens)))
+
+
 def ngram_candidates(tgt_tokens: Sequence[str], anchors: Iterable[int], max_len: int,
                      stop: frozenset[str] = frozenset(), src_first: str = "",
-                     src_last: str = "") -> set[tuple[int, int]]:
-    """Target n-grams (at most ``max_len`` tokens) containing an anchor, with edge pruning."""
+                     src_last: str = "", keep: Collection[int] = ()) -> set[tuple[int, int]]:
+    """Target n-grams (at most ``max_len`` tokens) containing an anchor, with edge pruning
+    (positions in ``keep`` may always start or end one)."""
     n = len(tgt_tokens)
     anchors = sorted(set(a for a in anchors if 0 <= a < n))
-    starts = [i for i in range(n) if edge_ok(tgt_tokens, i, stop, src_first)]
-    ends = {i for i in range(n) if edge_ok(tgt_tokens, i, stop, src_last)}
+    ok = _edge_flags(tuple(tgt_tokens), stop)
+    first, last = src_first.lower(), src_last.lower()
+    starts = [i for i in range(n) if ok[i] or i in keep or tgt_tokens[i].lower() == first]
+    ends = {i for i in range(n) if ok[i] or i in keep or tgt_tokens[i].lower() == last}
     out = set()
     for a in starts:
-        for b in range(a + 1, min(n, a + max_len) + 1):
-            if b - 1 in ends and any(a <= x < b for x in anchors):
-                out.add((a, b))
+        k = bisect.bisect_left(anchors, a)
+        if k < len(anchors):  # the n-gram must reach the first anchor at or after a
+            out.update((a, b) for b in range(anchors[k] + 1, min(n, a + max_len) + 1) if b - 1 in ends)
     return out
 
 

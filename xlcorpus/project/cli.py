@@ -29,8 +29,11 @@ from ..errors import InputError
 @click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True, help="eflomal runs (link votes).")
 @click.option("--similarity-priors/--no-similarity-priors", default=True, show_default=True,
               help="eflomal priors for identical and cognate tokens (names, numbers).")
-@click.option("--threshold", type=float, default=0.25, show_default=True,
-              help="features: minimum score of a projected span.")
+@click.option("--min-score", "--threshold", "min_score", type=click.FloatRange(min=0.0),
+              help="Minimum score of a projected span; features: a calibrated probability that the span is "
+                   "right (default: the scoring model's, chosen by cross-validation).")
+@click.option("--scoring", help="features: scoring model, a name in xlcorpus/project/models or a JSON file "
+                                "(default: softmax-en-es).")
 @click.option("--nmt-model", type=click.Path(exists=True, file_okay=False), help="Local seq2seq translation model.")
 @click.option("--generator-model", type=click.Path(exists=True, file_okay=False),
               help="Local mT5-style candidate generator (T-Projection format).")
@@ -39,7 +42,7 @@ from ..errors import InputError
 @click.option("--seed", type=int, default=0, show_default=True, help="eflomal seed (same seed: same output).")
 @click.pass_obj
 def project(obj, source: str, target: str, output: str, method: str, extra: tuple[tuple[str, str], ...],
-            src_lang: str, tgt_lang: str, runs: int, similarity_priors: bool, threshold: float,
+            src_lang: str, tgt_lang: str, runs: int, similarity_priors: bool, min_score: float | None, scoring: str | None,
             nmt_model: str | None, generator_model: str | None, device: str | None, workers: int,
             seed: int) -> None:
     """Project the spans of SOURCE onto the tokens of TARGET (label projection)."""
@@ -48,6 +51,13 @@ def project(obj, source: str, target: str, output: str, method: str, extra: tupl
 
     if method == "nmt" and not nmt_model:
         raise click.UsageError("--method nmt needs --nmt-model")
+    if scoring:
+        from .scorers import ScoringModel
+
+        try:
+            ScoringModel.load(scoring)
+        except (ValueError, KeyError) as e:
+            raise click.BadParameter(str(e), param_hint="--scoring") from None
     src = read_conll(source)
     tgt = read_conll(target, with_tags=False)
     if len(src) != len(tgt):
@@ -58,9 +68,9 @@ def project(obj, source: str, target: str, output: str, method: str, extra: tupl
         s, t = read_bitext_tokens(a, b)
         xs += s
         xt += t
-    opts = ProjectionOptions(method=method, runs=runs, similarity_priors=similarity_priors, threshold=threshold,
+    opts = ProjectionOptions(method=method, runs=runs, similarity_priors=similarity_priors, min_score=min_score,
                              nmt_model=nmt_model, generator_model=generator_model, device=device, workers=workers,
-                             seed=seed)
+                             seed=seed, **({"scoring": scoring} if scoring else {}))
     start = time.perf_counter()
     projected = project_corpus(src, tgt, src_lang, tgt_lang, xs, xt, opts)
     seconds = time.perf_counter() - start

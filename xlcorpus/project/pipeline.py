@@ -24,6 +24,7 @@ from ..pipeline import Pipeline
 from ..schema import contract
 from ..sources.files import display_name
 from .project import ProjectionOptions, project_corpus, read_bitext_tokens
+from .scorers import DEFAULT_MODEL
 from .select import Projected
 from .spans import Sentence, Span, detokenize, iter_conll, token_to_char_spans, write_conll
 
@@ -118,7 +119,8 @@ class TProjectionPipeline(Pipeline):
     runs: Annotated[PositiveInt, Help("eflomal runs")] = 3
     seed: int = 0
     similarity_priors: bool = True
-    threshold: Annotated[Ratio, Help("least candidate score kept")] = 0.25
+    min_score: Annotated[Ratio | None, Help("least calibrated span score kept (default: the scoring model's)")] = None
+    scoring: Annotated[str, Help("scoring model: a name shipped with xlcorpus or a JSON file")] = DEFAULT_MODEL
     nmt_model: str | None = None
     generator_model: str | None = None
     output_conll: Path | None = None
@@ -135,7 +137,7 @@ class TProjectionPipeline(Pipeline):
     def options(self) -> dict:
         opts = ProjectionOptions(method=self.method, runs=self.runs, seed=self.seed,
                                  similarity_priors=self.similarity_priors,
-                                 threshold=self.threshold,
+                                 min_score=self.min_score, scoring=self.scoring,
                                  nmt_model=self.nmt_model, generator_model=self.generator_model)
         return asdict(opts)
 

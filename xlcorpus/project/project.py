@@ -2,8 +2,9 @@
 
 Methods:
 
-- ``features`` (default, CPU, no model): candidates from alignments and pruned n-grams,
-  scored by :class:`~xlcorpus.project.scorers.FeatureScorer`;
+- ``features`` (default, CPU, no model of text): candidates from alignments and pruned
+  n-grams, scored by :class:`~xlcorpus.project.scorers.FeatureScorer` with the scoring model
+  named by ``scoring`` (default: ``softmax-en-es``, whose scores are calibrated probabilities);
 - ``nmt``: the same candidates (plus the seq2seq generator's, if given) scored by
   :class:`~xlcorpus.project.scorers.NMTScorer` (T-Projection), needs ``nmt_model``;
 - ``minmax``: the classic baseline, the min-max range of the target tokens linked to the
@@ -25,7 +26,8 @@ from typing import Literal
 
 from ..errors import InputError
 from .candidates import Seq2SeqCandidateGenerator, alignment_candidates, ngram_candidates, stopwords, trim
-from .scorers import FeatureScorer, LexicalTable, NMTScorer, PairContext, string_similarity
+from ..align.lexical import LexicalTable
+from .scorers import DEFAULT_MODEL, FeatureScorer, NMTScorer, PairContext, ScoringModel
 from .select import Projected, select_spans
 from .spans import Sentence, tokenize
 
@@ -43,8 +45,10 @@ class ProjectionOptions:
     similarity_priors: bool = True  # eflomal priors for identical / cognate tokens (names, numbers)
     max_extra: int = 4             # candidate n-grams up to len(source span) + max_extra tokens
     max_len: int = 12              # and never longer than this
-    threshold: float = 0.25        # below this score a source span is not projected
+    min_score: float | None = None  # below this score a span is not projected (None: the scoring model's; nmt: 0)
+    scoring: str | ScoringModel = DEFAULT_MODEL  # of ``features``: a name under project/models, a JSON path or a model
     top_k: int = 10                # candidates per source span kept for selection
+    frequent_words: int = 30       # the N most linked words of each side count as stop words too
     nmt_model: str | None = None
     generator_model: str | None = None
     device: str | None = None
@@ -63,6 +67,14 @@ class Alignment:
     table: LexicalTable
     forward: list[list[tuple[int, int]]] = field(default_factory=list)
     reverse: list[list[tuple[int, int]]] = field(default_factory=list)
+
+    def transposed(self) -> "Alignment":
+        """The same alignment seen from the target side (links (t, s), forward and reverse swapped)."""
+        def swap(links: Sequence[Sequence[tuple[int, int]]]) -> list[list[tuple[int, int]]]:
+            return [[(t, s) for s, t in ls] for ls in links]
+
+        return Alignment([{(t, s): w for (s, t), w in ws.items()} for ws in self.weights], swap(self.links),
+                         self.table.transposed(), swap(self.reverse), swap(self.forward))
 
 
 def align_corpus(src: Sequence[Sequence[str]], tgt: Sequence[Sequence[str]],
@@ -95,20 +107,53 @@ def align_corpus(src: Sequence[Sequence[str]], tgt: Sequence[Sequence[str]],
 
 
 def _candidates(src: Sentence, tgt: Sentence, k: int, ctx: PairContext, sym_links: Sequence[tuple[int, int]],
-                table: LexicalTable, opts: ProjectionOptions, stop: frozenset[str]) -> set[tuple[int, int]]:
+                scorer: FeatureScorer, opts: ProjectionOptions, stop: frozenset[str]) -> set[tuple[int, int]]:
     span = src.spans[k]
     links = list(ctx.weights)
     first, last = src.tokens[span.start], src.tokens[span.end - 1]
-    out = {r for r in (trim(c, tgt.tokens, stop, first, last) for c in alignment_candidates(span, [links, sym_links])) if r}
+    keep = {t for t, s in ctx.best_src_of_tgt.items() if span.start <= s < span.end and ctx.src_weights[s] == 1.0}
+    out = {r for r in (trim(c, tgt.tokens, stop, first, last, keep)
+                       for c in alignment_candidates(span, [links, sym_links])) if r}
     anchors = {t for s, t in links if span.start <= s < span.end}
     for s in range(span.start, span.end):
-        for t, tok in enumerate(tgt.tokens):
-            if string_similarity(src.tokens[s], tok) or table.prob(src.tokens[s], tok) >= 0.2:
-                anchors.add(t)
+        anchors.update(t for t, close in enumerate(scorer.affinities(ctx, s)[1]) if close)
     width = span.end - span.start
     max_len = min(opts.max_len, width + opts.max_extra)
-    out |= ngram_candidates(tgt.tokens, anchors, max_len, stop, first, last)
+    out |= ngram_candidates(tgt.tokens, anchors, max_len, stop, first, last, keep)
     return out
+
+
+Options = list[list[tuple[tuple[int, int], float]]]
+
+
+def candidate_features(src: Sequence[Sentence], tgt: Sequence[Sentence], src_lang: str, tgt_lang: str,
+                       align: Alignment, opts: ProjectionOptions, scorer: FeatureScorer,
+                       generated: Sequence[Sequence[set[tuple[int, int]]]] | None = None
+                       ) -> list[list[tuple[list[tuple[int, int]], list[list[float]]]]]:
+    """Per pair, per source span: its candidate target ranges (plus ``generated[i][k]``) and
+    their feature rows. Stop words are spaCy's list of the language plus the
+    ``opts.frequent_words`` most linked words of that side of the aligned corpus (function
+    words of a language or script spaCy has no list for)."""
+    n = opts.frequent_words
+    src_stop = stopwords(src_lang) | frozenset(w for w, _ in align.table.src_total.most_common(n))
+    tgt_stop = stopwords(tgt_lang) | frozenset(w for w, _ in align.table.tgt_total.most_common(n))
+    out = []
+    for i, (s, t) in enumerate(zip(src, tgt)):
+        ctx = PairContext(s.tokens, t.tokens, align.weights[i], src_stop, tgt_stop)
+        per_span = []
+        for k, span in enumerate(s.spans):
+            cands = sorted(_candidates(s, t, k, ctx, align.links[i], scorer, opts, tgt_stop)
+                           | (generated[i][k] if generated else set()))
+            per_span.append((cands, scorer.features(ctx, (span.start, span.end), cands) if cands else []))
+        out.append(per_span)
+    return out
+
+
+def scored_options(features: Sequence[Sequence[tuple[Sequence[tuple[int, int]], Sequence[Sequence[float]]]]],
+                   model: ScoringModel, top_k: int) -> list[Options]:
+    """Per pair, per source span: the ``top_k`` candidates as ``(range, score)``, best first."""
+    return [[sorted(zip(cands, model.score(rows)), key=lambda x: -x[1])[:top_k] for cands, rows in pair]
+            for pair in features]
 
 
 def project_corpus(src: Sequence[Sentence], tgt: Sequence[Sentence], src_lang: str, tgt_lang: str,
@@ -121,15 +166,16 @@ def project_corpus(src: Sequence[Sentence], tgt: Sequence[Sentence], src_lang: s
     opts = opts or ProjectionOptions()
     if len(src) != len(tgt):
         raise ValueError(f"{len(src)} source sentences but {len(tgt)} target sentences")
+    if opts.method == "nmt" and not opts.nmt_model:
+        raise ValueError("method 'nmt' needs nmt_model (a local seq2seq model folder)")
+    scorer = FeatureScorer(None, opts.scoring)
     align = alignment or align_corpus([s.tokens for s in src], [t.tokens for t in tgt], extra_src, extra_tgt, opts)
     if opts.method == "minmax":
         return [minmax(s, align.links[i]) for i, s in enumerate(src)]
-    src_stop, tgt_stop = stopwords(src_lang), stopwords(tgt_lang)
-    scorer = FeatureScorer(align.table)
+    scorer.table = align.table
     nmt = NMTScorer(opts.nmt_model, src_lang, tgt_lang, opts.device, opts.batch_size) \
         if opts.method == "nmt" else None
-    if opts.method == "nmt" and not opts.nmt_model:
-        raise ValueError("method 'nmt' needs nmt_model (a local seq2seq model folder)")
+    min_score = opts.min_score if opts.min_score is not None else 0.0 if nmt else scorer.model.min_score
     generated: list[list[set[tuple[int, int]]]] = [[set() for _ in s.spans] for s in src]
     if opts.generator_model:
         gen = Seq2SeqCandidateGenerator(opts.generator_model, opts.device, batch_size=opts.batch_size)
@@ -137,25 +183,19 @@ def project_corpus(src: Sequence[Sentence], tgt: Sequence[Sentence], src_lang: s
         found = gen.generate([(tgt[i].tokens, src[i].spans[k].label) for i, k in reqs])
         for (i, k), f in zip(reqs, found):
             generated[i][k] = f
+    feats = candidate_features(src, tgt, src_lang, tgt_lang, align, opts, scorer, generated)
+    options = scored_options(feats, scorer.model, opts.top_k)
     out = []
-    for i, (s, t) in enumerate(zip(src, tgt)):
-        ctx = PairContext(s.tokens, t.tokens, align.weights[i], src_stop, tgt_stop)
-        options = []
-        for k, span in enumerate(s.spans):
-            cands = sorted(_candidates(s, t, k, ctx, align.links[i], align.table, opts, tgt_stop) | generated[i][k])
-            scores = scorer.score(ctx, (span.start, span.end), cands) if cands else []
-            ranked = sorted(zip(cands, scores), key=lambda x: -x[1])[:opts.top_k]
-            options.append(ranked)
+    for s, t, opt in zip(src, tgt, options):
         if nmt is not None:
-            options = _rescore_nmt(nmt, s, t, options)
-        out.append(select_spans([sp.label for sp in s.spans], options, opts.threshold if nmt is None else 0.0))
+            opt = _rescore_nmt(nmt, s, t, opt)
+        out.append(select_spans([sp.label for sp in s.spans], opt, min_score))
         if progress:
             progress(1)
     return out
 
 
-def _rescore_nmt(nmt: NMTScorer, s: Sentence, t: Sentence,
-                 options: list[list[tuple[tuple[int, int], float]]]) -> list[list[tuple[tuple[int, int], float]]]:
+def _rescore_nmt(nmt: NMTScorer, s: Sentence, t: Sentence, options: Options) -> Options:
     flat = [(k, rng) for k, opts in enumerate(options) for rng, _ in opts]
     if not flat:
         return options

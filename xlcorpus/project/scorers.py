@@ -1,23 +1,36 @@
 """Scoring candidate target spans.
 
-**CPU default, no model** (:class:`FeatureScorer`). Every (source token s, target token t)
-pair gets an *affinity* in [0, 1], the largest of
+**CPU default, no model of text** (:class:`FeatureScorer`). Every (source token s, target
+token t) pair gets an *affinity* in [0, 1], the largest of
 
-- the alignment link weight (share of eflomal runs and directions proposing the link);
-- the lexical translation probability ``sqrt(p(t|s) p(s|t))`` from :class:`LexicalTable`
-  (link counts over the whole aligned corpus, extra bitext included);
+- the alignment link weight (share of eflomal runs and directions proposing the link),
+  mixed with the lexical probability: ``LINK_SHARE * weight + (1 - LINK_SHARE) * sqrt(lex)``;
+- the lexical translation probability ``lex = sqrt(p(t|s) p(s|t))`` from
+  :class:`~xlcorpus.align.lexical.LexicalTable` (link counts over the whole aligned corpus);
 - the string similarity of the lowercased, accent-free (romanized, for non-Latin scripts)
   forms (:func:`string_similarity`: 1 for equal forms, the similarity ratio above 0.7 for
   names, numbers and cognates, else 0).
 
-A candidate C for source span S scores the harmonic mean of *precision* (weighted mean over
-the tokens of C of their best affinity with S) and *recall* (weighted mean over S of the
-best affinity with C), where stop words and punctuation weigh ``FUNCTION_WEIGHT``; plus
-``CASE_BONUS`` when C starts with an upper-case letter or digit like S, minus
-``CASE_PENALTY`` when S does and C does not; minus ``LEAK_PENALTY`` times the share of C's
-tokens whose best alignment link goes to a source token outside S; minus
-``DISTORTION_PENALTY`` times the difference of relative positions. The weights are set by
-hand (documented constants below), not learnt.
+Each candidate C for a source span S gets the features :data:`FEATURES`: ``core``, the
+harmonic mean of *precision* (weighted mean over the tokens of C of their best affinity with
+S) and *recall* (weighted mean over S of the best affinity with C), stop words and
+punctuation weighing ``FUNCTION_WEIGHT``; ``case`` (+1 when C starts with an upper-case letter
+or digit like S, -1 when only S does; 0 when either sentence has no case information, e.g. a
+lower-cased or caseless-script side); ``leak`` (share of C's tokens whose best link goes to a
+source token outside S); ``distortion`` (difference of relative positions); ``chunk`` (C cuts
+a run of capitalised tokens, 0-2; 0 without case information); ``edges`` (share of C's edge
+tokens whose best affinity with S is below ``EDGE_MIN``); ``length`` (|log| of the token-count
+ratio).
+
+A :class:`ScoringModel` (JSON under ``xlcorpus/project/models/``, loaded by name) turns the
+features into one score: a linear sum (``hand``: the former hand-set constants; ``core``: the
+parameter-free core alone), or a model learned on one direction of gold projections
+(:mod:`xlcorpus.project.fit`): ``softmax-*`` (the default, ``softmax-en-es``) gives each
+candidate the probability that it is the right projection of its source span, among the
+span's candidates and "no projection"; ``logistic-*`` the probability of one candidate seen
+alone. The affinity constants below (``LINK_SHARE``, ``MIN_SIMILARITY``, ``FUNCTION_WEIGHT``,
+``EDGE_MIN``) are kept from the hand-set scorer; figures and their protocol:
+``benchmarks/projection_bench.py``.
 
 **NMT translation probability** (:class:`NMTScorer`, T-Projection): with a local seq2seq
 translation model, ``1/2 [P(src|cand)/P(src|src) + P(cand|src)/P(cand|cand)]`` where
@@ -28,60 +41,29 @@ teacher forcing, batched on the device.
 from __future__ import annotations
 
 import functools
+import json
 import math
+import operator
 import unicodedata
-from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from itertools import accumulate
+from pathlib import Path
 
+from ..align.lexical import LexicalTable
 from .candidates import capitalised_name, is_punct, load_seq2seq
 
 Link = tuple[int, int]
+MODELS = Path(__file__).with_name("models")
+DEFAULT_MODEL = "softmax-en-es"
 
+FEATURES = ("core", "case", "leak", "distortion", "chunk", "edges", "length")
 FUNCTION_WEIGHT = 0.25     # weight of stop words / punctuation in precision and recall
-CASE_BONUS = 0.05
-CASE_PENALTY = 0.05
-LEAK_PENALTY = 0.3
-DISTORTION_PENALTY = 0.05
 MIN_SIMILARITY = 0.7
-LINK_SHARE = 0.6           # affinity of a link: LINK_SHARE * weight + (1 - LINK_SHARE) * sqrt(lexical)
-EDGE_PENALTY = 0.15        # per edge token (first, last) whose best affinity with S is below EDGE_MIN
+LINK_SHARE = 0.6
 EDGE_MIN = 0.25
-CHUNK_PENALTY = 0.3        # candidate edge is capitalised and so is the token just outside it
-
-
-# ------------------------------------------------------------------ lexical table
-@dataclass
-class LexicalTable:
-    """Lexical translation probabilities from link counts: ``p(t|s)`` and ``p(s|t)``."""
-
-    pair: dict[tuple[str, str], float]
-    src_total: dict[str, float]
-    tgt_total: dict[str, float]
-
-    @classmethod
-    def from_links(cls, src: Sequence[Sequence[str]], tgt: Sequence[Sequence[str]],
-                   *link_sets: Sequence[Sequence[Link]]) -> "LexicalTable":
-        """Count each link of each link set (e.g. forward and reverse) over lowercased tokens."""
-        pair: Counter = Counter()
-        for links in link_sets:
-            for s, t, ls in zip(src, tgt, links):
-                for i, j in ls:
-                    pair[(s[i].lower(), t[j].lower())] += 1
-        src_total: dict[str, float] = defaultdict(float)
-        tgt_total: dict[str, float] = defaultdict(float)
-        for (a, b), c in pair.items():
-            src_total[a] += c
-            tgt_total[b] += c
-        return cls(dict(pair), dict(src_total), dict(tgt_total))
-
-    def prob(self, s: str, t: str) -> float:
-        """``sqrt(p(t|s) p(s|t))`` of lowercased tokens (0 if never linked)."""
-        c = self.pair.get((s.lower(), t.lower()))
-        if not c:
-            return 0.0
-        return math.sqrt(c / self.src_total[s.lower()] * c / self.tgt_total[t.lower()])
+ANCHOR_PROB = 0.2       # lexical probability that makes a target token a candidate anchor
 
 
 # ------------------------------------------------------------------ string similarity
@@ -125,6 +107,76 @@ def starts_upper(token: str) -> bool:
     return bool(token) and (token[0].isupper() or token[0].isdigit())
 
 
+def has_case(tokens: Sequence[str]) -> bool:
+    """Does the sentence carry case information (an upper-case letter after its first token)?"""
+    return any(c.isupper() for tok in tokens[1:] for c in tok[:1])
+
+
+def token_weight(token: str, stop: frozenset[str]) -> float:
+    """Weight of a token in precision and recall: ``FUNCTION_WEIGHT`` for stop words and punctuation."""
+    return FUNCTION_WEIGHT if is_punct(token) or token.lower() in stop else 1.0
+
+
+# ------------------------------------------------------------------ scoring models
+@dataclass(frozen=True)
+class ScoringModel:
+    """Feature weights as data: ``z = bias + sum(w * x)`` per candidate; the score is ``z``
+    (``link == "identity"``), the logistic function of ``z`` (``"logistic"``) or, over the
+    candidates of one source span plus "no projection", ``exp(z) / (1 + sum exp(z'))``
+    (``"softmax"``); the last two are probabilities. ``min_score`` is the default threshold
+    of a projected span."""
+
+    name: str
+    weights: dict[str, float]
+    bias: float = 0.0
+    link: str = "identity"
+    min_score: float = 0.0
+    meta: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.weights) - set(FEATURES)
+        if unknown or self.link not in ("identity", "logistic", "softmax"):
+            raise ValueError(f"scoring model {self.name!r}: unknown features {sorted(unknown)} or link {self.link!r}")
+
+    @functools.cached_property
+    def vector(self) -> list[float]:
+        return [self.weights.get(f, 0.0) for f in FEATURES]
+
+    def score(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        """Scores of the candidates of one source span (one feature row each)."""
+        w, b = self.vector, self.bias
+        raw = [b + sum(x * y for x, y in zip(w, row)) for row in rows]
+        if self.link == "identity":
+            return raw
+        exp = [math.exp(min(max(z, -30.0), 30.0)) for z in raw]
+        if self.link == "logistic":
+            return [e / (1.0 + e) for e in exp]
+        total = 1.0 + sum(exp)
+        return [e / total for e in exp]
+
+    @classmethod
+    def load(cls, name_or_path: str) -> "ScoringModel":
+        """A model by name (``xlcorpus/project/models/NAME.json``) or from a JSON file path."""
+        path = Path(name_or_path)
+        if not (path.suffix == ".json" and path.is_file()):
+            path = MODELS / f"{name_or_path}.json"
+        if not path.is_file():
+            known = sorted(p.stem for p in MODELS.glob("*.json"))
+            raise ValueError(f"unknown scoring model {name_or_path!r}: not a JSON file nor one of {known}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(data.get("name", path.stem), {k: float(v) for k, v in data["weights"].items()},
+                       float(data.get("bias", 0.0)), data.get("link", "identity"), float(data.get("min_score", 0.0)),
+                       data.get("meta", {}))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"scoring model {path}: not a valid model ({type(e).__name__}: {e})") from None
+
+    def save(self, path: str | Path) -> None:
+        data = {"name": self.name, "link": self.link, "bias": self.bias, "weights": self.weights,
+                "min_score": self.min_score, "meta": self.meta}
+        Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 # ------------------------------------------------------------------ feature scorer
 @dataclass
 class PairContext:
@@ -135,6 +187,7 @@ class PairContext:
     weights: dict[Link, float]
     src_stop: frozenset[str] = frozenset()
     tgt_stop: frozenset[str] = frozenset()
+    rows: dict[int, tuple[list[float], list[float]]] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
     def best_src_of_tgt(self) -> dict[int, int]:
@@ -145,54 +198,83 @@ class PairContext:
                 best[j] = (w, i)
         return {j: i for j, (_, i) in best.items()}
 
+    @functools.cached_property
+    def links_of_src(self) -> dict[int, list[tuple[int, float]]]:
+        out: dict[int, list[tuple[int, float]]] = {}
+        for (i, j), w in self.weights.items():
+            out.setdefault(i, []).append((j, w))
+        return out
+
+    @functools.cached_property
+    def src_weights(self) -> list[float]:
+        return [token_weight(tok, self.src_stop) for tok in self.src]
+
+    @functools.cached_property
+    def tgt_weights(self) -> list[float]:
+        return [token_weight(tok, self.tgt_stop) for tok in self.tgt]
+
+    @functools.cached_property
+    def cased(self) -> bool:
+        return has_case(self.src) and has_case(self.tgt)
+
 
 class FeatureScorer:
-    """The CPU default scorer (see the module docstring for the formula)."""
+    """The CPU default scorer: :meth:`features` of candidates, scored by a :class:`ScoringModel`."""
 
     name = "features"
 
-    def __init__(self, table: LexicalTable | None = None):
+    def __init__(self, table: LexicalTable | None = None, model: ScoringModel | str = DEFAULT_MODEL):
         self.table = table
+        self.model = model if isinstance(model, ScoringModel) else ScoringModel.load(model)
 
-    def affinity(self, ctx: PairContext, s: int, t: int) -> float:
-        a, b = ctx.src[s], ctx.tgt[t]
-        lex = self.table.prob(a, b) if self.table else 0.0
-        link = ctx.weights.get((s, t), 0.0)
-        return max(LINK_SHARE * link + (1 - LINK_SHARE) * math.sqrt(lex), lex, string_similarity(a, b))
+    def affinities(self, ctx: PairContext, s: int) -> tuple[list[float], list[float]]:
+        """Affinity of source token ``s`` with every target token, and whether each target token
+        is lexically close to it (similar form or ``p >= ANCHOR_PROB``); cached on ``ctx``."""
+        got = ctx.rows.get(s)
+        if got is None:
+            a = ctx.src[s]
+            lex = self.table.row(a, ctx.tgt) if self.table else [0.0] * len(ctx.tgt)
+            sim = [string_similarity(a, b) for b in ctx.tgt]
+            link = [0.0] * len(ctx.tgt)
+            for t, w in ctx.links_of_src.get(s, ()):
+                link[t] = w
+            aff = [max(LINK_SHARE * w + (1 - LINK_SHARE) * math.sqrt(p), p, x) for w, p, x in zip(link, lex, sim)]
+            got = ctx.rows[s] = (aff, [x > 0 or p >= ANCHOR_PROB for p, x in zip(lex, sim)])
+        return got
 
-    def _weight(self, token: str, stop: frozenset[str]) -> float:
-        return FUNCTION_WEIGHT if is_punct(token) or token.lower() in stop else 1.0
-
-    def score(self, ctx: PairContext, span: tuple[int, int], candidates: Sequence[tuple[int, int]]) -> list[float]:
-        """Scores of target ranges ``candidates`` for the source range ``span``."""
+    def features(self, ctx: PairContext, span: tuple[int, int],
+                 candidates: Sequence[tuple[int, int]]) -> list[list[float]]:
+        """One row of :data:`FEATURES` per target range in ``candidates`` for source range ``span``."""
         i0, i1 = span
         n_src, n_tgt = len(ctx.src), len(ctx.tgt)
-        aff = [[self.affinity(ctx, s, t) for t in range(n_tgt)] for s in range(i0, i1)]
-        wsrc = [self._weight(ctx.src[s], ctx.src_stop) for s in range(i0, i1)]
-        wtgt = [self._weight(tok, ctx.tgt_stop) for tok in ctx.tgt]
-        best_t = [max((aff[k][t] for k in range(i1 - i0)), default=0.0) for t in range(n_tgt)]
-        leaks = [j in ctx.best_src_of_tgt and not i0 <= ctx.best_src_of_tgt[j] < i1 for j in range(n_tgt)]
-        src_upper = starts_upper(ctx.src[i0])
+        aff = [self.affinities(ctx, s)[0] for s in range(i0, i1)]
+        wsrc, wtgt = ctx.src_weights[i0:i1], ctx.tgt_weights
+        best_t = list(map(max, zip(*aff)))
+        best_src = ctx.best_src_of_tgt
+        leaks = list(accumulate((j in best_src and not i0 <= best_src[j] < i1 for j in range(n_tgt)), initial=0))
+        explained = list(accumulate(map(operator.mul, wtgt, best_t), initial=0.0))
+        weight = list(accumulate(wtgt, initial=0.0))
+        src_weight = sum(wsrc)
+        cased = ctx.cased
+        src_upper = cased and starts_upper(ctx.src[i0])
         src_pos = (i0 + i1) / 2 / max(1, n_src)
         out = []
         for a, b in candidates:
-            prec = sum(wtgt[t] * best_t[t] for t in range(a, b)) / sum(wtgt[a:b])
-            rec = sum(w * max(aff[k][a:b]) for k, w in enumerate(wsrc)) / sum(wsrc)
+            prec = (explained[b] - explained[a]) / (weight[b] - weight[a])
+            rec = sum(w * max(row[a:b]) for w, row in zip(wsrc, aff)) / src_weight
             core = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-            leak = sum(leaks[a:b]) / (b - a)
-            case = 0.0
-            if starts_upper(ctx.tgt[a]) and src_upper:
-                case = CASE_BONUS
-            elif src_upper:
-                case = -CASE_PENALTY
-            chunk = (a > 1 and capitalised_name(ctx.tgt, a - 1) and starts_upper(ctx.tgt[a])) + \
-                (b < n_tgt and capitalised_name(ctx.tgt, b) and starts_upper(ctx.tgt[b - 1]))
+            case = (1.0 if starts_upper(ctx.tgt[a]) else -1.0) if src_upper else 0.0
+            chunk = cased * ((a > 1 and capitalised_name(ctx.tgt, a - 1) and starts_upper(ctx.tgt[a]))
+                             + (b < n_tgt and capitalised_name(ctx.tgt, b) and starts_upper(ctx.tgt[b - 1])))
             edges = {a, b - 1}
-            unexplained = sum(best_t[t] < EDGE_MIN for t in edges) / len(edges) * 2
-            dist = abs((a + b) / 2 / max(1, n_tgt) - src_pos)
-            out.append(core + case - LEAK_PENALTY * leak - DISTORTION_PENALTY * dist - CHUNK_PENALTY * chunk
-                       - EDGE_PENALTY * unexplained)
+            out.append([core, case, (leaks[b] - leaks[a]) / (b - a), abs((a + b) / 2 / max(1, n_tgt) - src_pos),
+                        float(chunk), sum(best_t[t] < EDGE_MIN for t in edges) / len(edges),
+                        abs(math.log((b - a) / (i1 - i0)))])
         return out
+
+    def score(self, ctx: PairContext, span: tuple[int, int], candidates: Sequence[tuple[int, int]]) -> list[float]:
+        """Scores of target ranges ``candidates`` for the source range ``span``."""
+        return self.model.score(self.features(ctx, span, candidates))
 
 
 # ------------------------------------------------------------------ NMT scorer
