@@ -30,7 +30,7 @@ from ..errors import PipelineError
 from ..ids import params_fingerprint, stable_id
 from ..schema import contract
 from ..sources.bitext import BitextImport
-from ..sources.files import iter_lines
+from ..sources.inputs import iter_lines
 from ..text.tokenize import Tokenized, get_tokenizer
 
 ALIGNED_BATCH = 2000

@@ -21,7 +21,7 @@ from ..errors import InputError, PipelineError
 from ..ids import stable_id
 from ..pipeline import Pipeline
 from ..schema import contract
-from ..sources.files import display_name
+from ..sources.inputs import display_name
 from .project import ProjectionOptions, project_corpus, read_bitext_tokens
 from .select import Projected
 from .spans import Sentence, Span, detokenize, iter_conll, token_to_char_spans, write_conll

@@ -180,7 +180,7 @@ def minmax(src: Sentence, links: Sequence[tuple[int, int]]) -> list[Projected]:
 def read_bitext_tokens(src_path: str | Path, tgt_path: str | Path) -> tuple[list[list[str]], list[list[str]]]:
     """Tokenized sentences of a Moses pair of files (plain or compressed); a line count
     mismatch raises InputError naming both files. Pairs with an empty side are skipped."""
-    from ..sources.files import iter_lines
+    from ..sources.inputs import iter_lines
 
     src_out, tgt_out = [], []
     for a, b in zip_longest(iter_lines(src_path), iter_lines(tgt_path)):

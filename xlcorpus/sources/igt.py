@@ -34,7 +34,7 @@ from ..errors import InputError, PipelineError
 from ..ids import stable_id
 from ..pipeline import Pipeline
 from ..schema import contract
-from .files import display_name
+from .inputs import display_name
 
 CORE = ("\\t", "\\m", "\\g", "\\l")
 CLDF_COLUMNS = ["ID", "Language_ID", "Primary_Text", "Analyzed_Word", "Gloss", "Translated_Text",

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from ..engine.core import Reject, Stage, StageOutput
 from ..schema import contract
-from .files import display_name, open_binary
+from .inputs import display_name, open_input
 
 RAW_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()), ("raw", pa.large_binary()),
                         ("whole", pa.bool_())])
@@ -83,7 +83,7 @@ class WikidataReader:
         self.source = display_name(path)
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
-        with open_binary(self.path, self.threads) as fh:
+        with open_input(self.path, self.threads) as fh:
             first = fh.readline()
             if _single_document(first):
                 yield _chunk(self.source, [0], [first + fh.read()], False)

@@ -30,7 +30,7 @@ import pyarrow as pa
 from ..engine.core import Reject, Stage
 from ..ids import stable_id
 from ..schema import contract
-from .files import display_name, iter_lines, open_binary
+from .inputs import display_name, iter_lines, open_input
 from .wikitext import clean_extractor_text, clean_wikitext, normalize_title, sentences_with_links
 
 PAGE_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()), ("page_id", pa.int64()),
@@ -46,7 +46,7 @@ def iter_xml_pages(path: str | os.PathLike[str]) -> Iterator[dict | Reject]:
     """Pages of a MediaWiki XML export: ``{page_id, ns, title, redirect, text, position}``
     (``position``: 1-based page number in the file). A parse error yields one reject."""
     source = display_name(path)
-    with open_binary(path) as fh:
+    with open_input(path) as fh:
         parser = ET.iterparse(fh, events=("start", "end"))
         root = None
         n = 0
@@ -122,7 +122,7 @@ def _is_extractor(path: Path) -> bool:
         return False
     if name.endswith((".json", ".jsonl", ".json.gz", ".json.bz2", ".jsonl.gz", ".jsonl.bz2")):
         return True
-    with open_binary(path) as fh:
+    with open_input(path) as fh:
         return fh.read(64).lstrip().startswith(b"{")
 
 

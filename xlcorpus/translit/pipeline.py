@@ -13,7 +13,7 @@ import pyarrow as pa
 from ..engine.core import Reject, Step
 from ..errors import PipelineError
 from ..pipeline import Pipeline
-from ..sources.files import display_name, iter_lines
+from ..sources.inputs import display_name, iter_lines
 from .etymology import LABEL_COLUMNS, read_annotations
 from .etymology import train as train_model
 from .romanize import RAW_SCHEMA, RomanizeStage
