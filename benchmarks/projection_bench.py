@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
 from xlcorpus.project.evaluate import evaluate_spans  # noqa: E402
-from xlcorpus.project.project import (ProjectionOptions, align_corpus, minmax,  # noqa: E402
-                                      project_corpus, read_bitext_tokens)
+from xlcorpus.project.project import ProjectionOptions, align_corpus, minmax, project_corpus  # noqa: E402
+from xlcorpus.sources.inputs import read_token_pairs  # noqa: E402
+from xlcorpus.text.tokenize import words  # noqa: E402
 from xlcorpus.project.spans import Span, read_conll  # noqa: E402
 from _results import write_results  # noqa: E402
 
@@ -53,10 +54,10 @@ def main() -> None:
     src = read_conll(ner / "en-europarl.test.conll02")
     gold = read_conll(ner / "es-europarl.test.conll02")
     tgt = read_conll(ner / "es-europarl.test.conll02", with_tags=False)
-    xs, xt = read_bitext_tokens(SHARED / "parallel/ntrex128/newstest2019-src.eng.txt",
-                                SHARED / "parallel/ntrex128/newstest2019-ref.spa.txt")
-    ts, tt = read_bitext_tokens(SHARED / "parallel/tatoeba/tatoeba.spa-eng.eng",
-                                SHARED / "parallel/tatoeba/tatoeba.spa-eng.spa")
+    xs, xt = read_token_pairs(SHARED / "parallel/ntrex128/newstest2019-src.eng.txt",
+                              SHARED / "parallel/ntrex128/newstest2019-ref.spa.txt", words)
+    ts, tt = read_token_pairs(SHARED / "parallel/tatoeba/tatoeba.spa-eng.eng",
+                              SHARED / "parallel/tatoeba/tatoeba.spa-eng.spa", words)
     # the reference baseline: one plain eflomal run, min-max projection
     t0 = time.perf_counter()
     single = align_corpus([s.tokens for s in src], [t.tokens for t in tgt], xs + ts, xt + tt,

@@ -22,7 +22,9 @@ from ..ids import stable_id
 from ..pipeline import Pipeline
 from ..schema import contract
 from ..sources.inputs import display_name
-from .project import ProjectionOptions, project_corpus, read_bitext_tokens
+from ..sources.inputs import read_token_pairs
+from ..text.tokenize import words
+from .project import ProjectionOptions, project_corpus
 from .select import Projected
 from .spans import Sentence, Span, detokenize, iter_conll, token_to_char_spans, write_conll
 
@@ -79,7 +81,7 @@ class ProjectStage(Stage):
     def setup(self) -> None:
         xs, xt = [], []
         for a, b in self.extra:
-            s, t = read_bitext_tokens(a, b)
+            s, t = read_token_pairs(a, b, words)
             xs += s
             xt += t
         self._extra = (xs, xt)

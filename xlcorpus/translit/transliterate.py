@@ -28,7 +28,6 @@ to the next token's output if that one is transliterated too (the ``+`` is dropp
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,16 +209,6 @@ def join_outputs(outputs: list[tuple[str, str]]) -> tuple[str, list[tuple[int, i
             parts.append(" ")
             pos += 1
     return "".join(parts), spans
-
-
-_TOKEN = re.compile(r"[^\W\d_]+-(?=[^\W\d_])|\w+(?:'(?!\w))?|[^\w\s]")
-
-
-def tokenize(text: str) -> list[tuple[int, int]]:
-    """Spans of Maltese tokens: an article/preposition with its hyphen (``il-`` in
-    ``il-Maġistrat``) is its own token, as in the annotations; ``ta'`` keeps its apostrophe;
-    each other punctuation mark is a token."""
-    return [m.span() for m in _TOKEN.finditer(text)]
 
 
 SENTENCE_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()), ("sentence", pa.string()),
