@@ -68,6 +68,12 @@ def sniff_codec(head: bytes) -> str | None:
     return None
 
 
+def codec_of(path: PathLike) -> str | None:
+    """The compression of the file ``path`` by its content (None: not compressed)."""
+    with _open_raw(path) as fh:
+        return sniff_codec(fh.read(10))
+
+
 def _open_raw(path: PathLike) -> BinaryIO:
     """Open the file itself; every OS failure becomes an InputError naming it."""
     if is_uri(path):
