@@ -94,8 +94,9 @@ def _open_raw(path: PathLike) -> BinaryIO:
 def os_input_error(path: PathLike, exc: OSError) -> InputError:
     """An OSError on ``path`` as a clear InputError."""
     what = {errno.ENOENT: "does not exist", errno.EISDIR: "is a folder, not a file",
-            errno.EACCES: "cannot be read: permission denied", errno.EPERM: "cannot be read: permission denied",
+            errno.EACCES: "permission denied", errno.EPERM: "permission denied",
             errno.ENAMETOOLONG: "file name too long", errno.ENOTDIR: "a part of the path is a file, not a folder",
+            errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on the device",
             }.get(exc.errno or 0, exc.strerror or str(exc))
     return input_error(path, what)
 
