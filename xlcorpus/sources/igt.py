@@ -34,7 +34,7 @@ from ..errors import InputError, PipelineError
 from ..ids import stable_id
 from ..pipeline import Pipeline
 from ..schema import contract
-from .inputs import display_name
+from .inputs import display_name, input_error, open_input
 
 CORE = ("\\t", "\\m", "\\g", "\\l")
 CLDF_COLUMNS = ["ID", "Language_ID", "Primary_Text", "Analyzed_Word", "Gloss", "Translated_Text",
@@ -221,10 +221,13 @@ WRITERS = {"toolbox": format_toolbox, "cldf": format_cldf}
 
 def read_igt(path: str | Path, fmt: Format, lang: str | None = None) -> Iterator[IGTRecord | Reject]:
     p = Path(path)
+    with open_input(p) as fh:
+        data = fh.read()
     try:
-        text = p.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not valid UTF-8 (byte {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise input_error(p, f"invalid UTF-8 at byte {exc.start}", line) from None
     return PARSERS[fmt](text, display_name(p), lang)
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
+from ..sources.inputs import text_lines
 
 MODEL_FILE = "model.crfsuite"
 META_FILE = "meta.json"
@@ -67,27 +68,25 @@ def read_annotations(path: str | Path) -> list[Sentence]:
         raise InputError(f"{p}: no such annotations file")
     sentences: list[Sentence] = []
     columns = ["id", "token", "category", "category_merged"]
-    with p.open(encoding="utf-8", newline="") as fh:
-        for n, raw in enumerate(fh, 1):
-            line = raw.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if n == 1 and parts[:2] == ["id", "token"]:
-                columns = parts
-                continue
-            if len(parts) < 2 or len(parts) > len(columns):
-                raise InputError(f"{p}:{n}: expected {len(columns)} tab-separated columns "
-                                 f"({', '.join(columns)}), found {len(parts)}: {line[:80]!r}")
-            sid, token = parts[0], parts[1]
-            if not token:
-                raise InputError(f"{p}:{n}: empty token")
-            if not sentences or sentences[-1].sid != sid:
-                sentences.append(Sentence(sid, line=n))
-            s = sentences[-1]
-            s.tokens.append(token)
-            for name, value in zip(columns[2:], parts[2:]):
-                s.labels.setdefault(name, []).append(value)
+    for n, line in text_lines(p):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if n == 1 and parts[:2] == ["id", "token"]:
+            columns = parts
+            continue
+        if len(parts) < 2 or len(parts) > len(columns):
+            raise InputError(f"{p}:{n}: expected {len(columns)} tab-separated columns "
+                             f"({', '.join(columns)}), found {len(parts)}: {line[:80]!r}")
+        sid, token = parts[0], parts[1]
+        if not token:
+            raise InputError(f"{p}:{n}: empty token")
+        if not sentences or sentences[-1].sid != sid:
+            sentences.append(Sentence(sid, line=n))
+        s = sentences[-1]
+        s.tokens.append(token)
+        for name, value in zip(columns[2:], parts[2:]):
+            s.labels.setdefault(name, []).append(value)
     for s in sentences:
         for name, values in s.labels.items():
             if len(values) != len(s.tokens):

@@ -13,7 +13,7 @@ import pyarrow as pa
 from ..engine.core import Reject, Step
 from ..errors import PipelineError
 from ..pipeline import Pipeline
-from ..sources.inputs import decode_line, display_name, iter_lines
+from ..sources.inputs import decode_line, display_name, iter_lines, text_lines
 from .etymology import LABEL_COLUMNS, read_annotations
 from .etymology import train as train_model
 from .romanize import RAW_SCHEMA, RomanizeStage
@@ -94,8 +94,7 @@ def read_maltese(path: Path, fmt: str = "auto", batch_size: int = 500) -> Iterat
     """Sentences for :class:`MalteseStage`: from an annotations TSV (tokens given, the fine
     label kept as ``gold``) or a text file (one sentence per line, the ``maltese`` tokenizer of :mod:`xlcorpus.text.tokenize`)."""
     if fmt == "auto":
-        with path.open(encoding="utf-8") as fh:
-            first = fh.readline()
+        first = next((line for _, line in text_lines(path)), "")
         fmt = "annotations" if first.split("\t")[:2] == ["id", "token"] else "text"
     rows: list[dict] = []
     if fmt == "annotations":

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from ..engine.core import Stage
 from ..errors import InputError
+from ..sources.inputs import text_lines
 from ..ids import stable_id
 from ..schema import contract
 
@@ -51,8 +52,7 @@ def read_map(path: str | Path, token_map: bool = False) -> tuple[str, list[tuple
     if not p.is_file():
         raise InputError(f"{p}: no such map file")
     kind, rows = ("token-map" if token_map else ""), []
-    for n, raw in enumerate(p.read_text(encoding="utf-8").split("\n"), 1):
-        line = raw.rstrip("\r")
+    for n, line in text_lines(p):
         if n == 1 and line.startswith("#"):
             kind = line[1:].strip()
             if kind not in HEADERS:
@@ -134,8 +134,7 @@ def read_dictionary(path: str | Path) -> dict[str, str]:
     if not p.is_file():
         raise InputError(f"{p}: no such dictionary file")
     out: dict[str, str] = {}
-    for n, raw in enumerate(p.read_text(encoding="utf-8").split("\n"), 1):
-        line = raw.rstrip("\r")
+    for n, line in text_lines(p):
         if not line:
             continue
         src, sep, tgt = line.partition("\t")
