@@ -170,6 +170,10 @@ def parse_cldf(text: str, source: str = "<text>", lang: str | None = None
         raise InputError(f"{source}: not a CLDF ExampleTable: missing column(s) {sorted(missing)}")
     for row in reader:
         line = reader.line_num
+        if None in row or any(v is None for v in row.values()):
+            yield Reject(source, line, "read_cldf", f"the row does not have the header's "
+                         f"{len(reader.fieldnames or [])} columns", str(row))
+            continue
         analyzed = [w.split("-") for w in row["Analyzed_Word"].split("\t")] if row["Analyzed_Word"] else []
         glosses = [g.split("-") for g in row["Gloss"].split("\t")] if row["Gloss"] else []
         tiers = (row.get("Toolbox_Tiers") or "").split() or None

@@ -116,7 +116,7 @@ class _Guarded(io.RawIOBase):
         except EOFError:
             raise input_error(self.path, f"truncated {self.codec} data: the stream ends after "
                                          f"{self.pos:,} decompressed bytes") from None
-        except (OSError, RuntimeError, ValueError, lzma.LZMAError) as exc:
+        except Exception as exc:  # noqa: BLE001 - zlib, lzma, bz2, zstd and indexed_bzip2 errors alike
             raise input_error(self.path, f"corrupt or truncated {self.codec} data after {self.pos:,} "
                                          f"decompressed bytes ({type(exc).__name__}: {exc})") from None
         self.pos += n or 0
