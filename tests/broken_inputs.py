@@ -178,8 +178,9 @@ def damage_store(store: Path) -> list[Case]:
     ]
 
 
-def run_case(case: Case, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+def run_case(case: Case, cwd: Path, timeout: float = 300, checkout: Path = REPO) -> subprocess.CompletedProcess:
+    """Run the case's command with the ``xlcorpus`` of ``checkout``."""
+    env = {**os.environ, "PYTHONPATH": str(checkout), "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "xlcorpus", *case.args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=timeout)
 
