@@ -10,10 +10,13 @@ process:
   of the shared ``latest-all.head50.json`` entities repeated with new ids (clean: no
   repeated id), plain and ``.bz2``;
 - ``wikipedia``: ``scan_redirects`` + ``read_wikipedia`` (pages) over the shared
-  ``enwiki-...-shortened.bz2`` and over its decompressed ``.xml``.
+  ``enwiki-...-shortened.bz2`` excerpt with its pages repeated ``--copies`` times, as
+  ``.xml`` and ``.xml.bz2``.
 
-It reports wall and CPU seconds per round, their medians, the ratio ours / baseline of the
-medians (goal: at most 1.05) and the machine's load average (the machine may be shared).
+It reports wall and CPU seconds per round, their medians and minima, the ratios ours /
+baseline (goal: at most 1.05) and the machine's load average. On a shared machine the wall
+times mostly measure the other load; the CPU seconds (all threads of the process) are then
+the figure to read.
 
 Run: ``python benchmarks/reader_bench.py [--base 7e6c00e] [--rounds 5] [--copies 8]``.
 The baseline is checked out read-only (``git worktree``) into a temporary folder.
@@ -76,6 +79,15 @@ def make_wikidata(folder: Path, copies: int) -> Path:
     return out
 
 
+def make_wikipedia(folder: Path, copies: int) -> Path:
+    """The shared enwiki excerpt with its pages repeated ``copies`` times (one export)."""
+    data = bz2.decompress(ENWIKI.read_bytes())
+    first, last = data.index(b"  <page>"), data.rindex(b"</page>") + len(b"</page>\n")
+    out = folder / "enwiki.xml"
+    out.write_bytes(data[:first] + data[first:last] * copies + data[last:])
+    return out
+
+
 def measure(checkout: Path, kind: str, path: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     proc = subprocess.run([sys.executable, "-c", WORKER, kind, str(path)], capture_output=True, text=True,
@@ -86,8 +98,8 @@ def measure(checkout: Path, kind: str, path: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", default="7e6c00e", help="baseline commit")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--copies", type=int, default=8, help="copies of the head50 entities")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--copies", type=int, default=12, help="copies of the head50 entities and enwiki pages")
     args = ap.parse_args()
     if not HEAD50.exists() or not ENWIKI.exists():
         sys.exit(f"needs {HEAD50} and {ENWIKI}")
@@ -96,10 +108,11 @@ def main() -> None:
         wd = make_wikidata(tmp_path, args.copies)
         wd_bz2 = tmp_path / "wikidata.json.bz2"
         wd_bz2.write_bytes(bz2.compress(wd.read_bytes(), 9))
-        xml = tmp_path / "enwiki.xml"
-        xml.write_bytes(bz2.decompress(ENWIKI.read_bytes()))
+        xml = make_wikipedia(tmp_path, args.copies)
+        xml_bz2 = tmp_path / "enwiki.xml.bz2"
+        xml_bz2.write_bytes(bz2.compress(xml.read_bytes(), 9))
         inputs = {"wikidata plain": ("wikidata", wd), "wikidata bz2": ("wikidata", wd_bz2),
-                  "wikipedia bz2": ("wikipedia", ENWIKI), "wikipedia xml": ("wikipedia", xml)}
+                  "wikipedia xml": ("wikipedia", xml), "wikipedia bz2": ("wikipedia", xml_bz2)}
         runs: dict[str, dict[str, list[dict]]] = {k: {"baseline": [], "ours": []} for k in inputs}
         for r in range(args.rounds):
             order = [("baseline", base), ("ours", ROOT)]
@@ -115,9 +128,11 @@ def main() -> None:
                      "readers": {}}
     for name, by in runs.items():
         med = {who: {m: statistics.median(x[m] for x in rs) for m in ("wall", "cpu")} for who, rs in by.items()}
+        best = {who: {m: min(x[m] for x in rs) for m in ("wall", "cpu")} for who, rs in by.items()}
         same = {x["items"] for rs in by.values() for x in rs}
         row = {"file_bytes": sizes[name], "items": sorted(same), "same_output_size": len(same) == 1,
-               "median": med, "ratio_wall": med["ours"]["wall"] / med["baseline"]["wall"],
+               "median": med, "min": best, "ratio_wall_min": best["ours"]["wall"] / best["baseline"]["wall"],
+               "ratio_wall": med["ours"]["wall"] / med["baseline"]["wall"],
                "ratio_cpu": med["ours"]["cpu"] / med["baseline"]["cpu"],
                "mb_per_s_ours": sizes[name] / 1e6 / med["ours"]["wall"], "runs": by}
         results["readers"][name] = row

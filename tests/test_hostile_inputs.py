@@ -160,6 +160,18 @@ def test_truncated_and_mislabelled_compression(tmp_path, suffix, compress):
         open_input(fake)
 
 
+def test_uri_inputs_through_fsspec():
+    import fsspec
+
+    from xlcorpus.sources.inputs import iter_lines
+
+    with fsspec.open("memory://xlcorpus-test/pairs.txt.gz", "wb") as fh:
+        fh.write(gzip.compress(b"a ||| b\nc ||| d\n"))
+    assert list(iter_lines("memory://xlcorpus-test/pairs.txt.gz")) == [(1, b"a ||| b"), (2, b"c ||| d")]
+    with pytest.raises(InputError, match="memory://xlcorpus-test/none.txt: does not exist"):
+        open_input("memory://xlcorpus-test/none.txt")
+
+
 def test_codec_sniffing_needs_real_magic():
     assert sniff_codec(b"BZh91AY&SY") == "bz2"
     assert sniff_codec(b"BZh9 words") is None  # text that merely starts like bz2

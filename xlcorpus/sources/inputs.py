@@ -156,8 +156,9 @@ def open_input(path: PathLike, threads: int | None = None) -> BinaryIO:
     (``threads`` for bz2). Raises InputError naming the file on any failure (see module doc)."""
     raw = _open_raw(path)
     try:
-        head = raw.peek(10)[:10] if hasattr(raw, "peek") else b""
-        if not head and not hasattr(raw, "peek"):
+        if hasattr(raw, "peek"):
+            head = raw.peek(10)[:10]
+        else:  # an fsspec file
             head = raw.read(10)
             raw.seek(0)
     except OSError as exc:
