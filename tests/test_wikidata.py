@@ -177,6 +177,17 @@ def test_repeated_entity_is_kept_once_on_the_first_run(tmp_path):
     assert "duplicate entity Q1" in rej["reason"]
 
 
+def test_seen_ids_bitmap_and_hostile_ids():
+    from xlcorpus.sources.wikidata import SeenIds
+
+    seen = SeenIds()
+    lines = [b'{"type":"item","id":"%s","labels":{}}' % q for q in (b"Q5", b"P5", b"Q999999999999", b"L7")]
+    assert [seen.repeated(x) for x in lines] == [None] * 4
+    assert [seen.repeated(x) for x in lines] == [b"Q5", b"P5", b"Q999999999999", b"L7"]
+    assert sum(map(len, seen.bits.values())) < 64  # a huge id does not grow the bitmap
+    assert seen.repeated(b'{"labels":{}}') is None  # no id: left to the parser
+
+
 def test_compressed_dump_by_content_not_name(tmp_path):
     """gzip data named .json is read as gzip (never split into byte ranges); a truncated
     .bz2 or a .bz2 that is not bz2 data is an error naming the file."""

@@ -55,10 +55,14 @@ ID_WINDOW = 300  # the top-level id comes right after "type" at the start of a d
 
 
 class SeenIds:
-    """Entity ids already read: a growing bitmap per id letter."""
+    """Entity ids already read: a growing bitmap per id letter (numbers above ``BITMAP_MAX``,
+    which real dumps do not reach, in a set)."""
+
+    BITMAP_MAX = 1 << 28  # 32 MB of bitmap per letter at most
 
     def __init__(self) -> None:
         self.bits: dict[bytes, bytearray] = {}
+        self.big: set[bytes] = set()
 
     def repeated(self, line: bytes) -> bytes | None:
         """The line's entity id if it was seen before (else it is recorded; None)."""
@@ -66,6 +70,12 @@ class SeenIds:
         if m is None:
             return None
         letter, n = m.group(1), int(m.group(2))
+        if n >= self.BITMAP_MAX:
+            qid = m.group(1) + m.group(2)
+            if qid in self.big:
+                return qid
+            self.big.add(qid)
+            return None
         bits = self.bits.get(letter)
         if bits is None:
             bits = self.bits[letter] = bytearray()

@@ -67,25 +67,25 @@ def iter_xml_pages(path: str | os.PathLike[str]) -> Iterator[dict | Reject]:
                              f"is cut by the end of the file after {len(block)} bytes", None)
                 break
             try:
-                elem = ET.fromstring(block)
-            except ET.ParseError as exc:
-                yield Reject(source, offset, "read_wikipedia", f"malformed page {n} at byte {offset} "
-                             f"(line {exc.position[0]} of the page): {exc}",
+                page = _page(ET.fromstring(block), n)
+            except (ET.ParseError, ValueError) as exc:
+                yield Reject(source, offset, "read_wikipedia", f"malformed page {n} at byte {offset}: {exc}",
                              block[:200].decode("utf-8", "replace"))
                 continue
-            yield _page(elem, n)
+            yield page
 
 
 def _page(elem: ET.Element, n: int) -> dict:
+    """The fields of one ``<page>`` element; a non-numeric ``ns`` or ``id`` raises ValueError."""
     page = {"position": n, "page_id": None, "ns": 0, "title": "", "redirect": None, "text": ""}
     for child in elem.iter():
         name = _local(child.tag)
         if name == "title":
             page["title"] = child.text or ""
         elif name == "ns":
-            page["ns"] = int(child.text or 0) if (child.text or "0").strip().lstrip("-").isdigit() else 0
+            page["ns"] = int(child.text or 0)  # ValueError: a malformed page
         elif name == "id" and page["page_id"] is None:
-            page["page_id"] = int(child.text) if (child.text or "").strip().isdigit() else None
+            page["page_id"] = int(child.text or "")
         elif name == "redirect":
             page["redirect"] = child.get("title")
         elif name == "text":
