@@ -50,7 +50,6 @@ PART_BYTES = 64 << 20
 _CLAIMS = b'"claims":'
 _SITELINKS = b'"sitelinks":'
 _STRIP = b" \t\r\n,"
-_ID = re.compile(rb'"id":\s*"([A-Z])([0-9]{1,12})"')
 ID_WINDOW = 300  # the top-level id comes right after "type" at the start of a dump line
 
 
@@ -66,12 +65,17 @@ class SeenIds:
 
     def repeated(self, line: bytes) -> bytes | None:
         """The line's entity id if it was seen before (else it is recorded; None)."""
-        m = _ID.search(line, 0, ID_WINDOW)
-        if m is None:
+        i = line.find(b'"id":', 0, ID_WINDOW) + 5
+        if i < 5:
+            return None  # no id where dumps put it: left to the parser
+        if line[i:i + 1] == b" ":  # JSON lines written with spaces
+            i = len(line) - len(line[i:].lstrip(b" "))
+        j = line.find(b'"', i + 1, i + 17)
+        qid = line[i + 1:j]
+        if line[i:i + 1] != b'"' or j < 0 or not qid[1:].isdigit():
             return None
-        letter, n = m.group(1), int(m.group(2))
+        letter, n = qid[:1], int(qid[1:])
         if n >= self.BITMAP_MAX:
-            qid = m.group(1) + m.group(2)
             if qid in self.big:
                 return qid
             self.big.add(qid)
@@ -83,7 +87,7 @@ class SeenIds:
         if byte >= len(bits):
             bits.extend(bytes(max(byte + 1 - len(bits), len(bits))))
         if bits[byte] & bit:
-            return letter + m.group(2)
+            return qid
         bits[byte] |= bit
         return None
 
