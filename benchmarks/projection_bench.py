@@ -65,10 +65,12 @@ SHARED = ROOT.parent / "shared" / "data"
 from xlcorpus.project.evaluate import evaluate_spans  # noqa: E402
 from xlcorpus.project.fit import fit_model, reliability  # noqa: E402
 from xlcorpus.project.project import (ProjectionOptions, align_corpus, candidate_features,  # noqa: E402
-                                      minmax, read_bitext_tokens, scored_options)
+                                      minmax, scored_options)
 from xlcorpus.project.scorers import MODELS, FeatureScorer, ScoringModel  # noqa: E402
 from xlcorpus.project.select import select_spans  # noqa: E402
 from xlcorpus.project.spans import Sentence, Span, read_conll  # noqa: E402
+from xlcorpus.sources.inputs import read_token_pairs  # noqa: E402
+from xlcorpus.text.tokenize import words  # noqa: E402
 from _results import RESULTS, write_results  # noqa: E402
 
 CYRILLIC = dict(zip("abcdefghiklmnoprstuvz", "абкдефгхиклмнопрстувз")) | {
@@ -171,10 +173,10 @@ def main() -> None:
         sys.exit(f"missing {ner}")
     en = read_conll(ner / "en-europarl.test.conll02")
     es = read_conll(ner / "es-europarl.test.conll02")
-    xs, xt = read_bitext_tokens(SHARED / "parallel/ntrex128/newstest2019-src.eng.txt",
-                                SHARED / "parallel/ntrex128/newstest2019-ref.spa.txt")
-    ts, tt = read_bitext_tokens(SHARED / "parallel/tatoeba/tatoeba.spa-eng.eng",
-                                SHARED / "parallel/tatoeba/tatoeba.spa-eng.spa")
+    xs, xt = read_token_pairs(SHARED / "parallel/ntrex128/newstest2019-src.eng.txt",
+                              SHARED / "parallel/ntrex128/newstest2019-ref.spa.txt", words)
+    ts, tt = read_token_pairs(SHARED / "parallel/tatoeba/tatoeba.spa-eng.eng",
+                              SHARED / "parallel/tatoeba/tatoeba.spa-eng.spa", words)
     xs, xt = xs + ts, xt + tt
     opts = ProjectionOptions(runs=args.runs, workers=args.workers, seed=args.seed)
 

@@ -6,6 +6,7 @@ import pytest
 
 from xlcorpus.align.evaluate import parse_gold_line, score
 from xlcorpus.cli import entry
+from xlcorpus.errors import InputError
 
 from .conftest import SHARED, needs_shared
 
@@ -31,8 +32,14 @@ def test_index_bases_and_out_of_range_links():
     assert one.sure == zero.sure and one.possible == zero.possible
     bad = parse_gold_line("0-1 1-1", one_indexed=True)        # 0 is below base 1: skipped
     assert bad.sure == {(0, 0)} and len(bad.skipped) == 1
-    res = score([parse_gold_line("0-0 5-5")], [{(0, 0)}], lengths=[(2, 2)])
-    assert res.aer == 0 and res.skipped == ["pair 1: gold link 5-5 outside 2x2 tokens"]
+    with pytest.raises(InputError, match="gold:1: link 5-5 .* outside the 2x2 tokens of pair 1"):
+        score([parse_gold_line("0-0 5-5")], [{(0, 0)}], lengths=[(2, 2)])
+    with pytest.raises(InputError, match="pred:1: link 0-3 .* outside the 2x2 tokens"):
+        score([parse_gold_line("0-0")], [{(0, 0), (0, 3)}], lengths=[(2, 2)])
+    with pytest.raises(InputError, match="below the index base"):
+        score([bad], [set()])
+    res = score([parse_gold_line("0-0 5-5")], [{(0, 0), (0, 3)}], lengths=[(2, 2)], lenient=True)
+    assert res.aer == 0 and res.skipped == ["gold:1: link 5-5 outside 2x2 tokens", "pred:1: link 0-3 outside 2x2 tokens"]
     with pytest.raises(ValueError, match="cannot read link"):
         parse_gold_line("0-0 x-1", where="gold:3")
     with pytest.raises(ValueError, match="2 pairs but predictions have 1"):
@@ -46,12 +53,20 @@ def test_cli_eval_align(tmp_path, capsys):
     pred.write_text("0-0 1-2\n0-0 7-7\n")
     pairs = tmp_path / "pairs"
     pairs.write_text("a b ||| x y z\nc ||| w\n")
-    assert entry(["eval", "align", "--gold", str(gold), "--pred", str(pred), "--gold-one-indexed",
-                  "--pairs", str(pairs)]) == 0
+    args = ["eval", "align", "--gold", str(gold), "--pred", str(pred), "--gold-one-indexed", "--pairs", str(pairs)]
+    assert entry(args) == 1  # 7-7 lies outside the 1x1 tokens of pair 2
+    assert f"error: {pred}:2: link 7-7 (0-indexed) is outside the 1x1 tokens" in capsys.readouterr().err
+    assert entry(args + ["--lenient"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) >= {"aer", "precision", "recall", "f1"}
-    # A={0-0,1-2,0-0,7-7} 4 links; S={0-0,1-1,0-0} 3; A&S=2; A&P=3
-    assert out["precision"] == pytest.approx(0.75) and out["recall"] == pytest.approx(2 / 3, abs=1e-6)
+    assert set(out) >= {"aer", "precision", "recall", "f1"} and out["skipped"] == 1
+    # A={0-0,1-2,0-0} 3 links (7-7 skipped); S={0-0,1-1,0-0} 3; A&S=2; A&P=3
+    assert out["precision"] == pytest.approx(1.0) and out["recall"] == pytest.approx(2 / 3, abs=1e-6)
+    # without --pairs nothing can be checked, and a warning says so
+    assert entry(args[:-2]) == 0 and "not checked" in capsys.readouterr().err
+    short = tmp_path / "short"
+    short.write_text("a b ||| x y z\n")
+    assert entry(args[:-1] + [str(short)]) == 1
+    assert f"{short}: has 1 sentence pairs but {gold} has 2" in capsys.readouterr().err
     assert entry(["eval", "align", "--gold", str(gold), "--pred", str(pairs)]) == 1   # unreadable pred
 
 

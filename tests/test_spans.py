@@ -13,7 +13,8 @@ from xlcorpus.errors import InputError
 from xlcorpus.project.evaluate import evaluate_spans
 from xlcorpus.project.spans import (Sentence, Span, char_to_token_spans, detokenize, iter_jsonl, read_conll,
                                     read_spans, spans_to_tags, tags_to_spans, token_offsets,
-                                    token_to_char_spans, tokenize, write_conll, write_jsonl)
+                                    token_to_char_spans, write_conll, write_jsonl)
+from xlcorpus.text.tokenize import tokenize
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -69,13 +70,37 @@ def test_invalid_tags_name_the_line(tmp_path, tag):
         read_conll(f, scheme="iob2")
 
 
+def test_conll_layout_is_decided_once_per_file(tmp_path):
+    """A token holding a tab, or a line of another layout, is an error with its line; a
+    no-break space in a space-separated file stays inside its token."""
+    tabbed = tmp_path / "tab.conll"
+    tabbed.write_text("Der\tO\nEuro\t10\tB-MISC\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"tab.conll:2: 3 tab-separated columns, but the file's first token line has 2"):
+        read_conll(tabbed)
+    mixed = tmp_path / "mixed.conll"
+    mixed.write_text("La DT B-ORG\n\nEn\tO\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"mixed.conll:3: 2 space-separated columns"):
+        read_conll(mixed)
+    nbsp = tmp_path / "nbsp.conll"
+    nbsp.write_text("kostet O\n10\u00a0000 B-MONEY\nEuro I-MONEY\n", encoding="utf-8")
+    (s,) = read_conll(nbsp)
+    assert s.tokens == ["kostet", "10\u00a0000", "Euro"] and s.spans == [Span(1, 3, "MONEY")]
+    bad = tmp_path / "bad.conll"
+    bad.write_bytes(b"Der O\nM\xfcnchen B-LOC\n")
+    with pytest.raises(InputError, match=r"bad.conll:2: invalid UTF-8 at byte 1"):
+        read_conll(bad)
+
+
 def test_conll_formats_tab_space_columns_docstart_crlf(tmp_path):
     f = tmp_path / "x.conll"
-    f.write_bytes("-DOCSTART- O\n\nLa DT B-ORG\nComisi\u00f3n   NN  I-ORG\r\n\n\n\nEn\tO\nBruselas\tB-LOC".encode())
+    f.write_bytes("-DOCSTART- O\n\nLa DT B-ORG\nComisi\u00f3n   NN  I-ORG\r\n\n\n\nEn IN O\nBruselas NNP B-LOC".encode())
     sents = read_conll(f)
     assert [s.tokens for s in sents] == [["La", "Comisi\u00f3n"], ["En", "Bruselas"]]
     assert sents[0].spans == [Span(0, 2, "ORG")] and sents[1].spans == [Span(1, 2, "LOC")]
     assert sents[0].line == 3 and sents[1].line == 8
+    tabs = tmp_path / "t.conll"
+    tabs.write_text("En\tO\nBruselas\tB-LOC\n", encoding="utf-8")
+    assert read_conll(tabs)[0].spans == [Span(1, 2, "LOC")]
     tokens_only = tmp_path / "tok.conll"
     tokens_only.write_text("a\nb\n\nc\n", encoding="utf-8")
     assert [s.spans for s in read_conll(tokens_only)] == [[], []]
@@ -112,7 +137,8 @@ def test_write_read_conll_round_trip(tmp_path):
 
 def test_char_token_conversion_unicode():
     text = "Señor  Müller visitó São Paulo."
-    tokens, offsets = tokenize(text)
+    tok = tokenize(text, scheme="words")
+    tokens, offsets = tok.tokens, tok.spans
     assert tokens == ["Señor", "Müller", "visitó", "São", "Paulo", "."]
     assert token_offsets(text, tokens) == offsets
     start = text.index("São Paulo")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xlcorpus.engine.core import StageOutput
+from xlcorpus.engine.core import Reject, StageOutput
 from xlcorpus.sources.wikidata import ParseEntities, default_dump, loads_entity, read_wikidata
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -22,6 +22,9 @@ def parse(path, **kw):
     stage = ParseEntities(**kw)
     labels, links, rejects = [], [], []
     for batch in read_wikidata(path, chunk_bytes=4096):
+        if isinstance(batch, Reject):
+            rejects.append(batch)
+            continue
         out = stage(batch)
         assert isinstance(out, StageOutput)
         labels += out.batch["wikidata_labels"].to_pylist()
@@ -151,6 +154,59 @@ def test_workers_and_chunk_size_do_not_change_tables(tmp_path):
         assert one[t].equals(two[t]), t
         assert one[t].equals(three[t]), t
     assert one["wikidata_labels_rejects"].num_rows == 1
+
+
+def test_repeated_entity_is_kept_once_on_the_first_run(tmp_path):
+    """A dump that repeats an entity gives each id once (the first copy) and one reject."""
+    from xlcorpus.engine.core import Step
+    from xlcorpus.engine.local import LocalEngine
+    from xlcorpus.store import Store
+
+    lines = [json.dumps(entity(q, en=f"{q} {k}")) + "," for k, q in enumerate(["Q1", "Q2", "Q1", "Q3"])]
+    path = tmp_path / "dup.json"
+    path.write_text("[\n" + "\n".join(lines) + "\n]\n")
+    store = Store(tmp_path / "s")
+    step = Step("wikidata", read_wikidata(path), [ParseEntities(["en"])], ["wikidata_labels", "wikidata_sitelinks"])
+    LocalEngine(workers=1, progress=False).run_step(step, store, "r", {})
+    for table in ("wikidata_labels", "wikidata_sitelinks"):
+        ids = store.to_arrow(table).column("id").to_pylist()
+        assert len(ids) == len(set(ids)) == 3, table
+    assert {r["qid"]: r["label"] for r in store.to_arrow("wikidata_labels").to_pylist()}["Q1"] == "Q1 0"
+    (rej,) = store.to_arrow("wikidata_labels_rejects").to_pylist()
+    assert rej["position"] == len(("[\n" + lines[0] + "\n" + lines[1] + "\n").encode())
+    assert "duplicate entity Q1" in rej["reason"]
+
+
+def test_seen_ids_bitmap_and_hostile_ids():
+    from xlcorpus.sources.wikidata import SeenIds
+
+    seen = SeenIds()
+    lines = [b'{"type":"item","id":"%s","labels":{}}' % q for q in (b"Q5", b"P5", b"Q999999999999", b"L7")]
+    assert [seen.repeated(x) for x in lines] == [None] * 4
+    assert [seen.repeated(x) for x in lines] == [b"Q5", b"P5", b"Q999999999999", b"L7"]
+    assert sum(map(len, seen.bits.values())) < 64  # a huge id does not grow the bitmap
+    assert seen.repeated(b'{"labels":{}}') is None  # no id: left to the parser
+
+
+def test_compressed_dump_by_content_not_name(tmp_path):
+    """gzip data named .json is read as gzip (never split into byte ranges); a truncated
+    .bz2 or a .bz2 that is not bz2 data is an error naming the file."""
+    from xlcorpus.errors import InputError
+
+    body = ("[\n" + "\n".join(json.dumps(entity(f"Q{i}", en="x")) + "," for i in range(1, 30)) + "\n]\n").encode()
+    hidden = tmp_path / "dump.json"
+    hidden.write_bytes(gzip.compress(body))
+    assert read_wikidata(hidden, part_bytes=100).parts() is None
+    assert len(parse(hidden)[0]) == 29
+    cut = tmp_path / "cut.json.bz2"
+    data = bz2.compress(body)
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"cut.json.bz2: corrupt or truncated bz2 data"):
+        parse(cut)
+    fake = tmp_path / "plain.json.bz2"
+    fake.write_bytes(body)
+    with pytest.raises(InputError, match=r"plain.json.bz2: is named .bz2 but is not bz2 data"):
+        parse(fake)
 
 
 def rows_of(batches):

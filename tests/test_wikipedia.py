@@ -150,7 +150,42 @@ def test_truncated_xml_keeps_pages_and_rejects(tmp_path):
     items = list(read_wikipedia(p))
     rejects = [x for x in items if isinstance(x, Reject)]
     pages = [t for b in items if not isinstance(b, Reject) for t in b.column("title").to_pylist()]
-    assert pages == ["Berlin", "Malta"] and len(rejects) == 1 and "malformed XML" in rejects[0].reason
+    assert pages == ["Berlin", "Malta"] and len(rejects) == 1
+    assert "truncated dump: page 5 at byte" in rejects[0].reason
+    assert rejects[0].position == len(cut[:cut.index("<title>Paris")].rsplit("<page>", 1)[0].encode())
+
+
+def test_broken_page_is_rejected_with_its_offset_and_reading_goes_on(tmp_path):
+    """An invalid byte inside one page costs that page only (not the rest of the dump)."""
+    data = default_dump().read_bytes()
+    at = data.index(b"<title>Malta</title>")
+    p = tmp_path / "flipped.xml"
+    p.write_bytes(data[:at + 8] + b"\xff" + data[at + 9:])
+    items = list(read_wikipedia(p))
+    rejects = [x for x in items if isinstance(x, Reject)]
+    pages = [t for b in items if not isinstance(b, Reject) for t in b.column("title").to_pylist()]
+    clean = [t for b in read_wikipedia(default_dump()) for t in b.column("title").to_pylist()]
+    assert pages == [t for t in clean if t != "Malta"] and len(rejects) == 1
+    assert rejects[0].position == data.rindex(b"<page>", 0, at) and "malformed page 2" in rejects[0].reason
+    no_end = tmp_path / "no_end.xml"
+    no_end.write_bytes(data[:data.rindex(b"</mediawiki>")])
+    items = list(read_wikipedia(no_end))
+    assert [x.reason for x in items if isinstance(x, Reject)] == [
+        f"truncated dump: it ends at byte {data.rindex(b'</mediawiki>')} without </mediawiki>"]
+    assert [t for b in items if not isinstance(b, Reject) for t in b.column("title").to_pylist()] == clean
+
+
+def test_not_a_dump_and_misnamed_compression_are_errors(tmp_path):
+    from xlcorpus.errors import InputError
+
+    text = tmp_path / "notes.xml"
+    text.write_text("just some text, no XML\n")
+    with pytest.raises(InputError, match="notes.xml: not a MediaWiki XML export"):
+        list(read_wikipedia(text))
+    fake = tmp_path / "dump.xml.bz2"
+    fake.write_bytes(default_dump().read_bytes())
+    with pytest.raises(InputError, match=r"dump.xml.bz2: is named .bz2 but is not bz2 data"):
+        list(read_wikipedia(fake))
 
 
 def test_wikiextractor_json(tmp_path):

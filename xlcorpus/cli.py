@@ -197,10 +197,43 @@ def print_step(echo, pipeline: str, s) -> None:
 @store_option
 @click.pass_obj
 def tables(obj: Ctx, store: str) -> None:
-    """List tables: name, rows, latest version (one per line)."""
+    """List tables: name, rows, latest version (one per line); a damaged table is named on
+    stderr (exit 1) and the others are still listed."""
+    from .errors import StoreError
+
     st = open_store(store)
+    broken = 0
     for name in st.tables():
-        click.echo(f"{name}\t{st.count(name)}\tv{st.version(name)}")
+        try:
+            click.echo(f"{name}\t{st.count(name)}\tv{st.version(name)}")
+        except StoreError as exc:
+            click.echo(f"error: {exc}", err=True)
+            broken += 1
+        except (OSError, pa.ArrowException) as exc:  # a data file missing or damaged
+            click.echo(f"error: table {name!r}: {str(exc).splitlines()[0]} (`xlcorpus check` lists what is "
+                       "wrong)", err=True)
+            broken += 1
+    if broken:
+        raise click.exceptions.Exit(1)
+
+
+@main.command()
+@store_option
+@click.pass_obj
+def check(obj: Ctx, store: str) -> None:
+    """Verify every table (log readable, every data file present with its logged size) and
+    the releases; name what is wrong (exit 1), else print one line per table."""
+    from .check import check_store
+
+    results, problems = check_store(open_store(store))
+    for r in results:
+        problems += r.problems
+        if not r.problems:
+            obj.echo(f"ok\t{r.table}\tv{r.version}\t{r.files} data file(s)")
+    for p in problems:
+        click.echo(f"error: {p}", err=True)
+    if problems:
+        raise click.exceptions.Exit(1)
 
 
 @main.command()
@@ -345,22 +378,43 @@ def _load_command_modules() -> None:
 
 
 def entry(argv: list[str] | None = None) -> int:
-    """Run the CLI; map errors to exit codes instead of tracebacks."""
+    """Run the CLI; map errors to exit codes and one-line messages instead of tracebacks."""
     try:
         _load_command_modules()
-        main.main(args=argv, prog_name="xlcorpus", standalone_mode=False)
-    except (KeyboardInterrupt, click.exceptions.Abort):  # click turns Ctrl-C into Abort
+        rc = main.main(args=argv, prog_name="xlcorpus", standalone_mode=False)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C (and a stray EOFError) into Abort
+        if isinstance(exc.__context__, EOFError):
+            return _fail(f"unexpected end of input: {exc.__context__}")
+        click.echo("interrupted: the interrupted step committed nothing", err=True)
+        return 130
+    except KeyboardInterrupt:
         click.echo("interrupted: the interrupted step committed nothing", err=True)
         return 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except XlcorpusError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 1
+        return _fail(str(exc))
+    except OSError as exc:  # a file the command itself opens or writes
+        return _fail(describe_os_error(exc))
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    return 0
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback with -v
+        logging.getLogger("xlcorpus").debug("unexpected error", exc_info=True)
+        return _fail(f"unexpected {type(exc).__name__}: {exc} (a bug in xlcorpus; run with -vv for the traceback)")
+    return rc if isinstance(rc, int) else 0
+
+
+def _fail(message: str) -> int:
+    click.echo(f"error: {message}", err=True)
+    return 1
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``FILE: what is wrong`` for an OSError (permission, a folder, a read-only store...)."""
+    from .sources.inputs import os_input_error
+
+    return str(os_input_error(exc.filename, exc)) if exc.filename is not None else exc.strerror or str(exc)
 
 
 def main_entry() -> None:

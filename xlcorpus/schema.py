@@ -256,6 +256,8 @@ def read_yaml_mapping(path: Path, allowed: set[str], error: type[Exception] = Sc
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise error(f"{path}: invalid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
     if not isinstance(doc, dict):
         raise error(f"{path}: expected a mapping with keys {sorted(allowed)}")
     unknown = set(doc) - allowed

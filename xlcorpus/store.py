@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import re
 import unicodedata
@@ -42,6 +43,8 @@ from . import __version__
 from .errors import ConflictError, QueryError, StoreError
 from .parts import PartFile, partition_dir, read_parts
 from .schema import TABLE_NAME, TableContract, contract
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pyarrow.dataset imports pandas: keep it out of worker start-up
     import pyarrow.dataset as pads
@@ -64,6 +67,9 @@ def check_table_name(name: str) -> str:
     return name
 
 
+MAX_PARTITION_NAME = 200  # bytes of "column=value"; file systems allow 255 per name
+
+
 def check_partition_value(table: str, column: str, value: Any) -> None:
     """Partition values become directory names: reject what would escape or confuse them."""
     if value is None:
@@ -75,11 +81,14 @@ def check_partition_value(table: str, column: str, value: Any) -> None:
         or "/" in text
         or "\\" in text
         or any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text)
+        or len(f"{column}={text}".encode()) > MAX_PARTITION_NAME
     )
     if bad:
+        shown = text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
         raise StoreError(
-            f"table {table!r}: invalid partition value {text!r} in column {column!r} "
-            "(empty, '.', '..', path separators and control characters are not allowed)"
+            f"table {table!r}: invalid partition value {shown!r} in column {column!r} "
+            f"(empty, '.', '..', path separators, control characters and folder names over "
+            f"{MAX_PARTITION_NAME} bytes are not allowed)"
         )
 
 
@@ -151,6 +160,8 @@ class Store:
             dt = DeltaTable(self.uri(table), storage_options=self.storage_options)
         except TableNotFoundError as exc:
             raise StoreError(f"no table {table!r} in store {self.root}") from exc
+        except Exception as exc:  # noqa: BLE001 - a damaged log: name the table, not a Rust trace
+            raise broken_table(self, table, exc) from None
         if version is not None:
             if not 0 <= version <= dt.version():
                 raise StoreError(f"table {table!r} has versions 0..{dt.version()}, not {version}")
@@ -408,7 +419,15 @@ class Store:
         if not self.is_local:
             return {}
         path = self._releases_path
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if not path.exists():
+            return {}
+        try:
+            releases = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreError(f"{path}: damaged releases file ({exc}); fix or remove it") from None
+        if not isinstance(releases, dict) or not all(isinstance(v, dict) for v in releases.values()):
+            raise StoreError(f"{path}: damaged releases file (expected {{name: {{table: version}}}})")
+        return releases
 
     def tag(self, name: str, tables: Iterable[str] | None = None, overwrite: bool = False) -> dict[str, int]:
         """Name the current versions of ``tables`` (default: all) as release ``name``."""
@@ -452,7 +471,12 @@ class Store:
         for table in tables:
             if release is not None and table not in pinned:
                 continue  # a table the release does not include
-            con.register(table, self.read(table, pinned.get(table)))
+            try:
+                con.register(table, self.read(table, pinned.get(table)))
+            except StoreError as exc:  # a damaged table: the others stay usable
+                if re.search(rf"\b{table}\b", query or "") or table in pinned:
+                    raise
+                log.warning("%s; left out of this query", exc)
         for table, version in set(_VERSIONED_VIEW.findall(query or "")):
             if table in tables:
                 con.register(f"{table}__v{version}", self.read(table, int(version)))
@@ -472,11 +496,21 @@ class Store:
             return rel.to_arrow_table() if rel is not None else pa.table({})
         except duckdb.Error as exc:
             raise QueryError(f"query failed: {exc}") from exc
+        except (OSError, pa.ArrowException) as exc:  # a part file missing or damaged
+            raise QueryError(f"query failed reading the store: {str(exc).splitlines()[0]} "
+                             "(`xlcorpus check` lists what is wrong)") from None
         finally:
             con.close()
 
 
 _PLAIN_META = {"library_version", "pipeline", "run_id", "fingerprint"}
+
+
+def broken_table(store: Store, table: str, exc: Exception) -> StoreError:
+    """A StoreError naming a table whose log cannot be read (first line of the cause)."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return StoreError(f"table {table!r} in store {store.root} cannot be read: {first} "
+                      "(`xlcorpus check` lists what is wrong)")
 
 
 def _maybe_json(value: Any) -> Any:

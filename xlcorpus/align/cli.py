@@ -8,25 +8,18 @@ from pathlib import Path
 import click
 
 from ..cli import eval_group, main, open_store, store_option
+from ..sources.inputs import read_pair_lines, read_token_pairs
 from .symmetrize import METHODS
 
+
+
 def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
-    """Tokenized ``src ||| tgt`` lines; a line without exactly one ``|||`` is an error."""
+    """Whitespace tokens of a ``src ||| tgt`` file (a bad line is an InputError with its line)."""
     src, tgt = [], []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            parts = line.rstrip("\n").split("|||")
-            if len(parts) != 2:
-                raise click.ClickException(f"{path}:{n}: expected one 'src ||| tgt' pair, found "
-                                           f"{len(parts) - 1} '|||' separators")
-            src.append(parts[0].split())
-            tgt.append(parts[1].split())
+    for _, s, t in read_pair_lines(path):
+        src.append(s.split())
+        tgt.append(t.split())
     return src, tgt
-
-
-def read_token_file(path: str) -> list[list[str]]:
-    with open(path, encoding="utf-8") as fh:
-        return [line.split() for line in fh]
 
 
 @main.command()
@@ -70,10 +63,7 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
         xs: list[list[str]] = []
         xt: list[list[str]] = []
         for s_file, t_file in extra_bitext:
-            a, b = read_token_file(s_file), read_token_file(t_file)
-            if len(a) != len(b):
-                raise click.ClickException(f"--extra-bitext: {s_file} has {len(a)} lines but "
-                                           f"{t_file} has {len(b)}")
+            a, b = read_token_pairs(s_file, t_file)
             xs += a
             xt += b
         res = align_pairs(src, tgt, extra_src=xs or None, extra_tgt=xt or None,
@@ -96,13 +86,20 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
               help="Predicted links, 0-indexed 'i-j'.")
 @click.option("--gold-one-indexed", is_flag=True, help="Gold indices start at 1.")
 @click.option("--pairs", type=click.Path(exists=True, dir_okay=False),
-              help="The 'src ||| tgt' file: gold links outside a sentence are reported and skipped.")
-def eval_align(gold: str, pred: str, gold_one_indexed: bool, pairs: str | None) -> None:
-    """Print AER, precision, recall and F1 of PRED against GOLD as JSON."""
+              help="The 'src ||| tgt' file: a gold or predicted link outside its sentence is an error.")
+@click.option("--lenient", is_flag=True, help="Skip links outside the sentences (or below the index base), "
+              "counted in 'skipped' and listed on stderr, instead of failing.")
+def eval_align(gold: str, pred: str, gold_one_indexed: bool, pairs: str | None, lenient: bool) -> None:
+    """Print AER, precision, recall and F1 of PRED against GOLD as JSON.
+
+    Without --pairs the sentence lengths are unknown: links outside the sentences cannot be
+    found, and a warning says so."""
     from .evaluate import score_files
 
+    if pairs is None:
+        click.echo("warning: without --pairs, links outside the sentences are not checked", err=True)
     try:
-        res = score_files(gold, pred, gold_one_indexed, pairs)
+        res = score_files(gold, pred, gold_one_indexed, pairs, lenient)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     for msg in res.skipped[:20]:

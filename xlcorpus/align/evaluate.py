@@ -2,13 +2,18 @@
 
 Gold lines hold sure links ``i-j`` and possible links ``ipj`` (sure links count as possible
 too). ``P = |A & P| / |A|``, ``R = |A & S| / |S|``, ``AER = 1 - (|A & S| + |A & P|) / (|A| + |S|)``,
-F1 from P and R. Gold may be 0- or 1-indexed; predictions are 0-indexed. Out-of-range gold
-links (when sentence lengths are known) are reported and skipped, never fatal.
+F1 from P and R. Gold may be 0- or 1-indexed; predictions are 0-indexed. A link below the
+index base, or (when sentence lengths are known, from the ``src ||| tgt`` file) outside its
+sentence, is an error naming the file and line; ``lenient`` skips such links instead and lists
+them in ``skipped``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+
+from ..errors import InputError
+from ..sources.inputs import input_error, read_pair_lines, text_lines
 
 Link = tuple[int, int]
 
@@ -60,24 +65,36 @@ def parse_links_line(line: str, where: str = "pred") -> set[Link]:
     return pair.possible
 
 
-def score(gold: list[GoldPair], pred: list[set[Link]],
-          lengths: list[tuple[int, int]] | None = None) -> AlignmentScores:
+def score(gold: list[GoldPair], pred: list[set[Link]], lengths: list[tuple[int, int]] | None = None,
+          lenient: bool = False, names: tuple[str, str] = ("gold", "pred")) -> AlignmentScores:
     """Score ``pred`` against ``gold`` (equal number of pairs). With ``lengths`` (tokens per
-    side), gold links outside a sentence are skipped and listed in ``skipped``."""
+    side), a gold or predicted link outside its sentence raises InputError naming
+    ``names[0]:LINE`` or ``names[1]:LINE``, as does a gold link below the index base;
+    ``lenient`` skips those links and lists them in ``skipped``."""
     if len(gold) != len(pred):
         raise ValueError(f"gold has {len(gold)} pairs but predictions have {len(pred)}")
+    if lengths is not None and len(lengths) != len(gold):
+        raise ValueError(f"the sentence pairs file has {len(lengths)} pairs but gold has {len(gold)}")
     a_s = a_p = n_a = n_s = n_p = 0
     skipped: list[str] = []
     for i, (g, a) in enumerate(zip(gold, pred)):
         sure, possible = g.sure, g.possible
+        if g.skipped and not lenient:
+            raise InputError(g.skipped[0])
         skipped.extend(g.skipped)
         if lengths is not None:
             ls, lt = lengths[i]
-            bad = {l for l in possible if l[0] >= ls or l[1] >= lt}
-            if bad:
-                skipped.extend(f"pair {i + 1}: gold link {s}-{t} outside {ls}x{lt} tokens"
-                               for s, t in sorted(bad))
-                sure, possible = sure - bad, possible - bad
+            for name, links in ((names[0], possible), (names[1], a)):
+                bad = {l for l in links if l[0] >= ls or l[1] >= lt}
+                if bad and not lenient:
+                    s, t = min(bad)
+                    raise input_error(name, f"link {s}-{t} (0-indexed) is outside the {ls}x{lt} tokens of pair "
+                                            f"{i + 1} (--lenient skips such links)", i + 1)
+                skipped.extend(f"{name}:{i + 1}: link {s}-{t} outside {ls}x{lt} tokens" for s, t in sorted(bad))
+                if links is possible:
+                    sure, possible = sure - bad, possible - bad
+                else:
+                    a = a - bad
         a_s += len(a & sure)
         a_p += len(a & possible)
         n_a += len(a)
@@ -92,15 +109,14 @@ def score(gold: list[GoldPair], pred: list[set[Link]],
 
 
 def score_files(gold_path: str, pred_path: str, gold_one_indexed: bool = False,
-                pairs_path: str | None = None) -> AlignmentScores:
-    """Score a Pharaoh prediction file against a gold file (optionally the ``src ||| tgt``
-    file, to skip gold links outside the sentences)."""
-    with open(gold_path, encoding="utf-8") as fh:
-        gold = [parse_gold_line(l, gold_one_indexed, f"{gold_path}:{n}") for n, l in enumerate(fh, 1)]
-    with open(pred_path, encoding="utf-8") as fh:
-        pred = [parse_links_line(l, f"{pred_path}:{n}") for n, l in enumerate(fh, 1)]
+                pairs_path: str | None = None, lenient: bool = False) -> AlignmentScores:
+    """Score a Pharaoh prediction file against a gold file; with the ``src ||| tgt`` file,
+    links outside the sentences are errors (``lenient``: skipped and listed)."""
+    gold = [parse_gold_line(l, gold_one_indexed, f"{gold_path}:{n}") for n, l in text_lines(gold_path)]
+    pred = [parse_links_line(l, f"{pred_path}:{n}") for n, l in text_lines(pred_path)]
     lengths = None
     if pairs_path:
-        with open(pairs_path, encoding="utf-8") as fh:
-            lengths = [tuple(len(side.split()) for side in l.split("|||")) for l in fh]
-    return score(gold, pred, lengths)  # type: ignore[arg-type]
+        lengths = [(len(s.split()), len(t.split())) for _, s, t in read_pair_lines(pairs_path)]
+        if len(lengths) != len(gold):
+            raise input_error(pairs_path, f"has {len(lengths)} sentence pairs but {gold_path} has {len(gold)}")
+    return score(gold, pred, lengths, lenient, (gold_path, pred_path))

@@ -31,7 +31,7 @@ from ..ids import params_fingerprint, stable_id
 from ..params import Ge, Help, InputPath, LangCode, PositiveInt, Ratio
 from ..schema import contract
 from ..sources.bitext import BitextImport
-from ..sources.files import iter_lines
+from ..sources.inputs import read_token_pairs
 from ..text.tokenize import Tokenized, get_tokenizer
 
 ALIGNED_BATCH = 2000
@@ -67,10 +67,6 @@ def aligned_rows(bitext: pa.RecordBatch | pa.Table, src: list[Tokenized], tgt: l
             "reverse": None if reverse is None else _links(reverse[k]),
             "method": method, "symmetrize": symmetrize, "params": text})
     return contract("bitext_aligned").batch(rows)
-
-
-def read_tokenized(path: Path) -> list[list[str]]:
-    return [raw.decode("utf-8", "replace").split() for _, raw in iter_lines(path)]
 
 
 class NeuralAlign(Stage):
@@ -147,10 +143,7 @@ class BitextAlignPipeline(BitextImport):
         src, tgt = tokenize_batch(bitext, self.src_lang, self.tgt_lang, self.pretokenized)
         extra = {}
         if self.extra_src is not None:
-            xs, xt = read_tokenized(self.extra_src), read_tokenized(self.extra_tgt)  # type: ignore[arg-type]
-            if len(xs) != len(xt):
-                raise PipelineError(f"bitext-align: {self.extra_src} has {len(xs)} lines but "
-                                    f"{self.extra_tgt} has {len(xt)}")
+            xs, xt = read_token_pairs(self.extra_src, self.extra_tgt)  # type: ignore[arg-type]
             extra = {"extra_src": xs, "extra_tgt": xt}
         res = align_pairs([s.tokens for s in src], [t.tokens for t in tgt], symmetrize=self.symmetrize,
                           seed=self.seed, similarity_priors=self.similarity_priors,

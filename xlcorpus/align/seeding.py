@@ -5,7 +5,9 @@ thread-dependent order, so two runs on the same input differ. :func:`seeded` run
 eflomal binary with
 
 - ``LD_PRELOAD`` of a tiny shim (``seeded_urandom.c``, compiled once with the system C
-  compiler into ``$XDG_CACHE_HOME/xlcorpus/``) that serves ``/dev/urandom`` from a
+  compiler into the user's cache folder, :func:`xlcorpus.trust.cache_dir`; it is loaded
+  only from a file and folder nobody else can write, else built in a fresh private
+  temporary folder) that serves ``/dev/urandom`` from a
   SplitMix64 stream of the given seed, and
 - ``OMP_NUM_THREADS=1`` (samplers run one after the other),
 
@@ -27,28 +29,43 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..trust import cache_dir, private_folder, trusted, untrusted_reason
+
 log = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("seeded_urandom.c")
 _LOCK = threading.Lock()
 _ENV_KEYS = ("LD_PRELOAD", "XLCORPUS_EFLOMAL_SEED", "OMP_NUM_THREADS")
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "xlcorpus"
+_TMP: list[tempfile.TemporaryDirectory] = []  # private build folders, removed at exit
+
+
+def _build_dir() -> Path:
+    """The cache folder if only this user can write it, else a private temporary folder."""
+    folder = cache_dir()
+    why = private_folder(folder)
+    if why is None:
+        return folder
+    log.warning("not using %s for the eflomal seeding shim (%s): building it in a private "
+                "temporary folder", folder, why)
+    if not _TMP:
+        _TMP.append(tempfile.TemporaryDirectory(prefix="xlcorpus-shim-"))
+    return Path(_TMP[0].name)
 
 
 def shim_path() -> Path | None:
     """The compiled shim (built on first use); None when no C compiler is available."""
     code = SOURCE.read_bytes()
-    target = _cache_dir() / f"seeded-urandom-{hashlib.blake2b(code, digest_size=8).hexdigest()}.so"
+    target = _build_dir() / f"seeded-urandom-{hashlib.blake2b(code, digest_size=8).hexdigest()}.so"
     if target.exists():
-        return target
+        if trusted(target):
+            return target
+        log.warning("not loading %s (%s): building it again", target, untrusted_reason(target))
+        target.unlink(missing_ok=True)
     cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
     if cc is None:
         log.warning("no C compiler found: eflomal runs will not be reproducible")
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so")
     os.close(fd)
     done = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", tmp, str(SOURCE), "-ldl", "-lpthread"],
@@ -58,8 +75,9 @@ def shim_path() -> Path | None:
         log.warning("could not build the eflomal seeding shim (%s): runs will not be reproducible",
                     done.stderr.strip()[:300])
         return None
+    os.chmod(tmp, 0o700)
     os.replace(tmp, target)
-    return target
+    return target if trusted(target) else None
 
 
 @contextlib.contextmanager

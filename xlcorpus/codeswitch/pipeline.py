@@ -25,7 +25,7 @@ from ..errors import PipelineError
 from ..params import Ge, Help, InputPath, LangCode, PositiveInt, Ratio
 from ..pipeline import Pipeline
 from ..sources import wikidata, wikipedia
-from ..sources.files import display_name
+from ..sources.inputs import display_name
 from .entitycs import XLMR_LANGUAGES, CSConfig, LabelIndex, code_switch
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "entitycs"

@@ -36,6 +36,7 @@ from ..schema import TableContract, contract
 from ..store import Store
 
 MAX_SHARD_MB = 500
+MARKER = ".xlcorpus-export"  # written into every exported folder; only such folders are replaced
 SPLIT = "train"
 DEFAULT_CONFIG = "default"
 # Hub task categories by table (a table not listed gets "other"; --task overrides).
@@ -100,11 +101,14 @@ def export_hf(store: Store, table: str, to: str | os.PathLike[str], version: int
     """Write ``table`` (at ``version`` / ``release`` / latest) as a Hub dataset folder ``to``.
 
     The folder is built next to ``to`` and moved into place at the end: a failed export
-    leaves no half-written folder. An existing non-empty ``to`` needs ``overwrite``.
+    leaves no half-written folder. An existing non-empty ``to`` needs ``overwrite``, and is
+    replaced only if an earlier export made it (see :func:`check_replaceable`).
     """
     dest = Path(to)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not overwrite:
-        raise ExportError(f"{dest} exists and is not empty (pass --overwrite to replace it)")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        if not overwrite:
+            raise ExportError(f"{dest} exists and is not empty (pass --overwrite to replace it)")
+        check_replaceable(dest, store)
     v = resolve_version(store, table, version, release)
     c = contract(table)
     data = store.read(table, v)
@@ -121,12 +125,31 @@ def export_hf(store: Store, table: str, to: str | os.PathLike[str], version: int
         lineage = [h for h in reversed(store.history(table)) if h["version"] <= v]
         text = card(result, c, lineage, license, tasks, release, data, repo_id)
         (work / "README.md").write_text(text, encoding="utf-8")
+        (work / MARKER).write_text(json.dumps({"table": table, "version": v}) + "\n", encoding="utf-8")
         if dest.exists():
             shutil.rmtree(dest)
         work.rename(dest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def check_replaceable(dest: Path, store: Store) -> None:
+    """Raise ExportError unless ``dest`` is a folder an export made (it holds the marker
+    file) that is not, does not hold and is not inside the store, and is not the current,
+    home or a filesystem root folder."""
+    d = dest.resolve()
+    guarded = [(Path.cwd().resolve(), "the current folder"), (Path.home().resolve(), "the home folder")]
+    if store.is_local:
+        guarded.append((Path(store.root).resolve(), f"the store {store.root}"))
+    for folder, what in guarded:
+        if d == folder or d in folder.parents or (what.startswith("the store") and folder in d.parents):
+            raise ExportError(f"{dest}: refusing to replace it: it is, holds or lies in {what}")
+    if d == Path(d.anchor) or os.path.ismount(d):
+        raise ExportError(f"{dest}: refusing to replace a filesystem root")
+    if not d.is_dir() or not (d / MARKER).is_file():
+        raise ExportError(f"{dest}: refusing to replace it: it was not made by `xlcorpus export hf` "
+                          f"(no {MARKER} file); remove it yourself or choose another --to")
 
 
 def plan_configs(c: TableContract, data: pads.Dataset) -> list[Config]:
@@ -323,6 +346,7 @@ def push_hf(folder: str | os.PathLike[str], repo_id: str, private: bool = False,
         api = HfApi(token=token)
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                                 ignore_patterns=[MARKER],
                                  commit_message=message or "Upload with xlcorpus export hf")
     except Exception as exc:  # noqa: BLE001 - every failure becomes one clear message
         raise ExportError(f"could not push {folder} to the Hub dataset {repo_id!r}: {_reason(exc, token)}; "

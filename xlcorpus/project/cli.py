@@ -46,7 +46,9 @@ def project(obj, source: str, target: str, output: str, method: str, extra: tupl
             nmt_model: str | None, generator_model: str | None, device: str | None, workers: int,
             seed: int) -> None:
     """Project the spans of SOURCE onto the tokens of TARGET (label projection)."""
-    from .project import ProjectionOptions, project_corpus, read_bitext_tokens
+    from ..sources.inputs import read_token_pairs
+    from ..text.tokenize import words
+    from .project import ProjectionOptions, project_corpus
     from .spans import Sentence, Span, read_conll, write_conll, write_jsonl
 
     if method == "nmt" and not nmt_model:
@@ -65,7 +67,7 @@ def project(obj, source: str, target: str, output: str, method: str, extra: tupl
                          "sentence i of one must translate sentence i of the other")
     xs, xt = [], []
     for a, b in extra:
-        s, t = read_bitext_tokens(a, b)
+        s, t = read_token_pairs(a, b, words)
         xs += s
         xt += t
     opts = ProjectionOptions(method=method, runs=runs, similarity_priors=similarity_priors, min_score=min_score,

@@ -22,8 +22,9 @@ from ..ids import stable_id
 from ..params import Help, InputPath, LangCode, PositiveInt, Ratio
 from ..pipeline import Pipeline
 from ..schema import contract
-from ..sources.files import display_name
-from .project import ProjectionOptions, project_corpus, read_bitext_tokens
+from ..sources.inputs import display_name, read_token_pairs
+from ..text.tokenize import words
+from .project import ProjectionOptions, project_corpus
 from .scorers import DEFAULT_MODEL
 from .select import Projected
 from .spans import Sentence, Span, detokenize, iter_conll, token_to_char_spans, write_conll
@@ -81,7 +82,7 @@ class ProjectStage(Stage):
     def setup(self) -> None:
         xs, xt = [], []
         for a, b in self.extra:
-            s, t = read_bitext_tokens(a, b)
+            s, t = read_token_pairs(a, b, words)
             xs += s
             xt += t
         self._extra = (xs, xt)

@@ -20,16 +20,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import zip_longest
-from pathlib import Path
 from typing import Literal
 
-from ..errors import InputError
 from .candidates import Seq2SeqCandidateGenerator, alignment_candidates, ngram_candidates, stopwords, trim
 from ..align.lexical import LexicalTable
 from .scorers import DEFAULT_MODEL, FeatureScorer, NMTScorer, PairContext, ScoringModel
 from .select import Projected, select_spans
-from .spans import Sentence, tokenize
+from .spans import Sentence
 
 log = logging.getLogger(__name__)
 Method = Literal["features", "nmt", "minmax"]
@@ -215,21 +212,3 @@ def minmax(src: Sentence, links: Sequence[tuple[int, int]]) -> list[Projected]:
         targets = [t for s, t in links if sp.start <= s < sp.end]
         options.append([((min(targets), max(targets) + 1), 1.0)] if targets else [])
     return select_spans([sp.label for sp in src.spans], options)
-
-
-def read_bitext_tokens(src_path: str | Path, tgt_path: str | Path) -> tuple[list[list[str]], list[list[str]]]:
-    """Tokenized sentences of a Moses pair of files (plain or compressed); a line count
-    mismatch raises InputError naming both files. Pairs with an empty side are skipped."""
-    from ..sources.files import iter_lines
-
-    src_out, tgt_out = [], []
-    for a, b in zip_longest(iter_lines(src_path), iter_lines(tgt_path)):
-        if a is None or b is None:
-            raise InputError(f"extra bitext {src_path} and {tgt_path} have different line counts "
-                             f"(line {(a or b)[0]} has no counterpart)")
-        s = tokenize(a[1].decode("utf-8", "replace"))[0]
-        t = tokenize(b[1].decode("utf-8", "replace"))[0]
-        if s and t:
-            src_out.append(s)
-            tgt_out.append(t)
-    return src_out, tgt_out

@@ -3,10 +3,12 @@
 A span is ``Span(start, end, label)``, half-open, over token indices (CoNLL) or Unicode
 code points (JSON lines), the Arrow type ``list<struct<start:int32, end:int32, label:string>>``.
 
-CoNLL files: one token per line, the token in the first column and the tag in the last,
-columns separated by tabs (if the line has a tab) or by runs of spaces; a blank line ends a
-sentence; ``-DOCSTART-`` lines are skipped. A line with only a token has tag ``O`` (a target
-file may carry no tags). Tag schemes:
+CoNLL files: one token per line, the token in the first column and the tag in the last; a
+blank line ends a sentence; ``-DOCSTART-`` lines are skipped. The column layout is decided
+once per file, by its first token line: columns separated by tabs (if it has a tab) or by runs
+of ASCII spaces (a no-break space stays inside its token), and their number; a later line
+that does not fit it (e.g. a token holding a tab) is an error naming the file and line. A
+file of one column carries no tags (every tag ``O``; a target file may carry none). Tag schemes:
 
 - ``iob1``: ``I-X`` inside or at the start of an entity, ``B-X`` only to start an entity
   right after another entity of the same type;
@@ -28,17 +30,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-import regex
-
 from ..errors import InputError
+from ..sources.inputs import input_error, text_lines
+from ..text.tokenize import tokenize
 
 Scheme = Literal["iob1", "iob2", "bioes"]
-_TOKEN_RE = regex.compile(r"\p{L}[\p{L}\p{M}\p{N}'’]*|\p{N}+(?:[.,]\p{N}+)*|\S", regex.V1)
+_SPACES = re.compile(r"[ \t]+")  # ASCII only: other spaces belong to the token
 
 
 class Span(NamedTuple):
@@ -164,25 +167,37 @@ def iter_conll(path: str | os.PathLike[str], scheme: Literal["auto", "iob1", "io
         spans = tags_to_spans(tags, scheme, repair, name, lines) if with_tags else []
         return Sentence(list(tokens), spans, lines[0], name)
 
-    with open(path, encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, 1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                if tokens:
-                    yield flush()
-                    tokens, tags, lines = [], [], []
-                continue
-            cols = line.split("\t") if "\t" in line else line.split()
-            if cols[0].startswith("-DOCSTART-"):
-                continue
-            token = cols[0].strip()
-            if not token:
-                raise InputError(f"{name}:{n}: empty token column")
-            tokens.append(token)
-            tags.append(cols[-1].strip() if len(cols) > 1 and with_tags else "O")
-            lines.append(n)
+    layout: tuple[str, int] | None = None  # (separator, number of columns)
+    for n, line in text_lines(path):
+        if not line.strip():
+            if tokens:
+                yield flush()
+                tokens, tags, lines = [], [], []
+            continue
+        if line.lstrip().startswith("-DOCSTART-"):
+            continue
+        if layout is None:
+            sep = "\t" if "\t" in line else " "
+            layout = (sep, len(_columns(line, sep)))
+        cols = _columns(line, layout[0])
+        if len(cols) != layout[1]:
+            kind = "tab" if layout[0] == "\t" else "space"
+            raise input_error(path, f"{len(cols)} {kind}-separated columns, but the file's first token line "
+                                    f"has {layout[1]} (a token may not hold a {kind})", n)
+        token = cols[0]
+        if not token:
+            raise input_error(path, "empty token column", n)
+        tokens.append(token)
+        tags.append(cols[-1] if len(cols) > 1 and with_tags else "O")
+        lines.append(n)
     if tokens:
         yield flush()
+
+
+def _columns(line: str, sep: str) -> list[str]:
+    if sep == "\t":
+        return [c.strip(" \r") for c in line.split("\t")]
+    return _SPACES.split(line.strip(" \t\r"))
 
 
 def read_conll(path: str | os.PathLike[str], **kwargs) -> list[Sentence]:
@@ -209,12 +224,6 @@ def write_conll(path: str | os.PathLike[str], sentences: Iterable[Sentence], sch
 
 
 # ------------------------------------------------------------------ characters <-> tokens
-def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """Tokens of ``text`` (words, numbers, single symbols) with their character offsets."""
-    found = [(m.group(), m.span()) for m in _TOKEN_RE.finditer(text)]
-    return [t for t, _ in found], [o for _, o in found]
-
-
 def token_offsets(text: str, tokens: Sequence[str], where: str = "text") -> list[tuple[int, int]]:
     """Character offsets of ``tokens`` found in order in ``text`` (only whitespace between)."""
     out, pos = [], 0
@@ -265,28 +274,31 @@ def iter_jsonl(path: str | os.PathLike[str], strict: bool = False) -> Iterator[S
     """Sentences from JSON lines ``{"text": str, "spans": [{"start","end","label"}], "tokens"?: [str]}``.
 
     Spans are character offsets into ``text`` (code points, half-open); they become token
-    spans over ``tokens`` (or over :func:`tokenize` of the text when absent).
+    spans over ``tokens`` (or over the ``words`` tokens of the text when absent).
     """
     name = Path(path).name
-    with open(path, encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            where = f"{name}:{n}"
-            try:
-                rec = json.loads(raw)
-                text = rec["text"]
-                cspans = [Span(int(s["start"]), int(s["end"]), str(s["label"])) for s in rec.get("spans", [])]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise InputError(f"{where}: not a record with 'text' and 'spans': {exc}") from exc
-            for s in cspans:
-                if not 0 <= s.start < s.end <= len(text):
-                    raise InputError(f"{where}: span {s.start}-{s.end} is outside the text (length {len(text)})")
-            if "tokens" in rec:
-                tokens, offsets = list(rec["tokens"]), token_offsets(text, rec["tokens"], where)
-            else:
-                tokens, offsets = tokenize(text)
-            yield Sentence(tokens, char_to_token_spans(cspans, offsets, strict, where), n, name)
+    for n, raw in text_lines(path):
+        if not raw.strip():
+            continue
+        where = f"{name}:{n}"
+        try:
+            rec = json.loads(raw)
+            text = rec["text"]
+            cspans = [Span(int(s["start"]), int(s["end"]), str(s["label"])) for s in rec.get("spans", [])]
+            tokens = rec.get("tokens")
+            if not isinstance(text, str) or not (tokens is None or all(isinstance(t, str) for t in tokens)):
+                raise TypeError("'text' must be a string and 'tokens' a list of strings")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputError(f"{where}: not a record with 'text' and 'spans': {exc}") from None
+        for s in cspans:
+            if not 0 <= s.start < s.end <= len(text):
+                raise InputError(f"{where}: span {s.start}-{s.end} is outside the text (length {len(text)})")
+        if tokens is not None:
+            tokens, offsets = list(tokens), token_offsets(text, tokens, where)
+        else:
+            tok = tokenize(text, scheme="words")
+            tokens, offsets = tok.tokens, tok.spans
+        yield Sentence(tokens, char_to_token_spans(cspans, offsets, strict, where), n, name)
 
 
 def write_jsonl(path: str | os.PathLike[str], sentences: Iterable[Sentence]) -> int:

@@ -35,7 +35,7 @@ from ..ids import stable_id
 from ..params import Help, InputPath, LangCode, PositiveInt, Ratio
 from ..pipeline import Pipeline
 from ..schema import contract
-from .files import display_name
+from .inputs import display_name, input_error, open_input
 
 CORE = ("\\t", "\\m", "\\g", "\\l")
 CLDF_COLUMNS = ["ID", "Language_ID", "Primary_Text", "Analyzed_Word", "Gloss", "Translated_Text",
@@ -171,6 +171,10 @@ def parse_cldf(text: str, source: str = "<text>", lang: str | None = None
         raise InputError(f"{source}: not a CLDF ExampleTable: missing column(s) {sorted(missing)}")
     for row in reader:
         line = reader.line_num
+        if None in row or any(v is None for v in row.values()):
+            yield Reject(source, line, "read_cldf", f"the row does not have the header's "
+                         f"{len(reader.fieldnames or [])} columns", str(row))
+            continue
         analyzed = [w.split("-") for w in row["Analyzed_Word"].split("\t")] if row["Analyzed_Word"] else []
         glosses = [g.split("-") for g in row["Gloss"].split("\t")] if row["Gloss"] else []
         tiers = (row.get("Toolbox_Tiers") or "").split() or None
@@ -222,10 +226,13 @@ WRITERS = {"toolbox": format_toolbox, "cldf": format_cldf}
 
 def read_igt(path: str | Path, fmt: Format, lang: str | None = None) -> Iterator[IGTRecord | Reject]:
     p = Path(path)
+    with open_input(p) as fh:
+        data = fh.read()
     try:
-        text = p.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not valid UTF-8 (byte {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise input_error(p, f"invalid UTF-8 at byte {exc.start}", line) from None
     return PARSERS[fmt](text, display_name(p), lang)
 
 

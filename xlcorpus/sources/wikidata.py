@@ -10,7 +10,10 @@ Accepted inputs (plain, .gz, .bz2 with parallel decompression, .xz):
   ``Special:EntityData`` wrapper ``{"entities": {"Q22": {...}}}``.
 
 The reader only splits the file into raw lines with their **byte offset** in the
-decompressed stream (cheap, one process); :class:`ParseEntities` parses them with orjson in
+decompressed stream (cheap, one process), and drops a line that repeats an entity id seen
+before (a reject with its offset; ids are read from the line's start and kept in a bitmap
+per id letter, so a full dump costs tens of MB; a plain dump read by workers in byte ranges
+is deduplicated within each range); :class:`ParseEntities` parses them with orjson in
 the engine's worker processes, so parsing scales with ``--workers``. A line that is not
 valid JSON becomes a reject whose ``position`` is its byte offset.
 
@@ -38,16 +41,55 @@ import pyarrow.compute as pc
 
 from ..engine.core import Reject, Stage, StageOutput
 from ..schema import contract
-from .files import display_name, open_binary
+from .inputs import codec_of, display_name, open_input
 
 RAW_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()), ("raw", pa.large_binary()),
                         ("whole", pa.bool_())])
 CHUNK_BYTES = 8 << 20
 PART_BYTES = 64 << 20
-COMPRESSED = (".gz", ".bz2", ".xz")
 _CLAIMS = b'"claims":'
 _SITELINKS = b'"sitelinks":'
 _STRIP = b" \t\r\n,"
+ID_WINDOW = 300  # the top-level id comes right after "type" at the start of a dump line
+
+
+class SeenIds:
+    """Entity ids already read: a growing bitmap per id letter (numbers above ``BITMAP_MAX``,
+    which real dumps do not reach, in a set)."""
+
+    BITMAP_MAX = 1 << 28  # 32 MB of bitmap per letter at most
+
+    def __init__(self) -> None:
+        self.bits: dict[bytes, bytearray] = {}
+        self.big: set[bytes] = set()
+
+    def repeated(self, line: bytes) -> bytes | None:
+        """The line's entity id if it was seen before (else it is recorded; None)."""
+        i = line.find(b'"id":', 0, ID_WINDOW) + 5
+        if i < 5:
+            return None  # no id where dumps put it: left to the parser
+        if line[i:i + 1] == b" ":  # JSON lines written with spaces
+            i = len(line) - len(line[i:].lstrip(b" "))
+        j = line.find(b'"', i + 1, i + 17)
+        qid = line[i + 1:j]
+        if line[i:i + 1] != b'"' or j < 0 or not qid[1:].isdigit():
+            return None
+        letter, n = qid[:1], int(qid[1:])
+        if n >= self.BITMAP_MAX:
+            if qid in self.big:
+                return qid
+            self.big.add(qid)
+            return None
+        bits = self.bits.get(letter)
+        if bits is None:
+            bits = self.bits[letter] = bytearray()
+        byte, bit = n >> 3, 1 << (n & 7)
+        if byte >= len(bits):
+            bits.extend(bytes(max(byte + 1 - len(bits), len(bits))))
+        if bits[byte] & bit:
+            return qid
+        bits[byte] |= bit
+        return None
 
 
 def _chunk(source: str, positions: list[int], raws: list[bytes], last_whole: bool = True) -> pa.RecordBatch:
@@ -82,8 +124,8 @@ class WikidataReader:
         self.path, self.chunk_bytes, self.threads, self.part_bytes = path, chunk_bytes, threads, part_bytes
         self.source = display_name(path)
 
-    def __iter__(self) -> Iterator[pa.RecordBatch]:
-        with open_binary(self.path, self.threads) as fh:
+    def __iter__(self) -> Iterator[pa.RecordBatch | Reject]:
+        with open_input(self.path, self.threads) as fh:
             first = fh.readline()
             if _single_document(first):
                 yield _chunk(self.source, [0], [first + fh.read()], False)
@@ -93,11 +135,13 @@ class WikidataReader:
     def parts(self, workers: int = 1) -> list[DumpPart] | None:
         """Byte ranges of an uncompressed dump (None: read it whole, here): equal ranges of
         at most ``part_bytes``, their number a multiple of ``workers`` (balanced work)."""
-        if self.path.suffix.lower() in COMPRESSED or not self.path.is_file():
+        if not self.path.is_file():
             return None
         size = self.path.stat().st_size
         if size <= self.part_bytes:
             return None
+        if codec_of(self.path) is not None:
+            return None  # compressed (by its content, whatever its name): decompressed here
         with open(self.path, "rb") as fh:
             if _single_document(fh.readline()):
                 return None
@@ -113,7 +157,7 @@ class DumpPart:
     def __init__(self, path: Path, source: str, start: int, end: int, chunk_bytes: int):
         self.path, self.source, self.start, self.end, self.chunk_bytes = path, source, start, end, chunk_bytes
 
-    def __call__(self) -> Iterator[pa.RecordBatch]:
+    def __call__(self) -> Iterator[pa.RecordBatch | Reject]:
         with open(self.path, "rb", buffering=1 << 20) as fh:
             if self.start:
                 fh.seek(self.start - 1)
@@ -128,23 +172,29 @@ def _single_document(first: bytes) -> bool:
 
 
 def _line_chunks(fh, source: str, line: bytes, offset: int, end: int | None,
-                 chunk_bytes: int) -> Iterator[pa.RecordBatch]:
+                 chunk_bytes: int) -> Iterator[pa.RecordBatch | Reject]:
     """Chunks of the entity lines from ``line`` (at byte ``offset``) on, up to the first line
-    starting at or after ``end`` (None: the end of the stream)."""
+    starting at or after ``end`` (None: the end of the stream); a repeated entity is a reject."""
     positions: list[int] = []
     raws: list[bytes] = []
     size = 0
     last_whole = True
+    seen = SeenIds()
     while line and (end is None or offset < end):
         stripped = line.strip()
         if stripped and stripped not in (b"[", b"]"):
-            positions.append(offset)
-            raws.append(line.rstrip(b"\r\n"))
-            last_whole = line.endswith(b"\n")
-            size += len(line)
-            if size >= chunk_bytes:
-                yield _chunk(source, positions, raws)
-                positions, raws, size = [], [], 0
+            qid = seen.repeated(line)
+            if qid is not None:
+                yield Reject(source, offset, "read_wikidata", f"duplicate entity {qid.decode()} at byte {offset}: "
+                             "an earlier line has the same id; the first one is kept", None)
+            else:
+                positions.append(offset)
+                raws.append(line.rstrip(b"\r\n"))
+                last_whole = line.endswith(b"\n")
+                size += len(line)
+                if size >= chunk_bytes:
+                    yield _chunk(source, positions, raws)
+                    positions, raws, size = [], [], 0
         offset += len(line)
         line = fh.readline()
     if raws:

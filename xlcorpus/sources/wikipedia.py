@@ -10,9 +10,9 @@ Inputs:
 
 :func:`read_wikipedia` yields batches of raw pages; :class:`PagesToSentences` cleans them
 (:mod:`.wikitext`), splits sentences and resolves each link target through the redirects
-(up to 10 hops) and the Wikidata sitelinks of the wiki to a QID. A malformed XML input (e.g.
-a dump cut in the middle) ends the read with a reject naming the line; the pages before
-it are kept.
+(up to 10 hops) and the Wikidata sitelinks of the wiki to a QID. A malformed page becomes a
+reject with its byte offset and reading goes on at the next page; a dump cut in the middle
+keeps the pages before the cut and gives one reject saying it is truncated.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import pyarrow as pa
 from ..engine.core import Reject, Stage
 from ..ids import stable_id
 from ..schema import contract
-from .files import display_name, iter_lines, open_binary
+from .inputs import display_name, input_error, iter_lines, open_input
 from .wikitext import clean_extractor_text, clean_wikitext, normalize_title, sentences_with_links
 
 PAGE_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()), ("page_id", pa.int64()),
@@ -44,38 +44,100 @@ def _local(tag: str) -> str:
 
 def iter_xml_pages(path: str | os.PathLike[str]) -> Iterator[dict | Reject]:
     """Pages of a MediaWiki XML export: ``{page_id, ns, title, redirect, text, position}``
-    (``position``: 1-based page number in the file). A parse error yields one reject."""
+    (``position``: 1-based page number in the file).
+
+    Each ``<page>`` element is parsed on its own, so a broken page (an invalid byte, bad
+    markup) becomes one reject with its byte offset in the decompressed stream and reading
+    goes on at the next ``<page>``; a dump that ends inside a page or without
+    ``</mediawiki>`` gives a reject saying it is truncated. A file that is not a MediaWiki
+    export raises InputError.
+    """
     source = display_name(path)
-    with open_binary(path) as fh:
-        parser = ET.iterparse(fh, events=("start", "end"))
-        root = None
-        n = 0
-        try:
-            for event, elem in parser:
-                if root is None:
-                    root = elem
-                if event != "end" or _local(elem.tag) != "page":
-                    continue
-                n += 1
-                page = {"position": n, "page_id": None, "ns": 0, "title": "", "redirect": None, "text": ""}
-                for child in elem.iter():
-                    name = _local(child.tag)
-                    if name == "title":
-                        page["title"] = child.text or ""
-                    elif name == "ns":
-                        page["ns"] = int(child.text or 0)
-                    elif name == "id" and page["page_id"] is None:
-                        page["page_id"] = int(child.text or 0)
-                    elif name == "redirect":
-                        page["redirect"] = child.get("title")
-                    elif name == "text":
-                        page["text"] = child.text or ""
-                yield page
-                root.clear()
-        except ET.ParseError as exc:
-            line = exc.position[0] if exc.position else None
-            yield Reject(source, line, "read_wikipedia",
-                         f"malformed XML at line {line} after {n} pages: {exc}", None)
+    n = 0
+    with open_input(path) as fh:
+        blocks = _page_blocks(fh, path)
+        for offset, block in blocks:
+            if block is None:  # end of stream: offset is the stream's length
+                yield Reject(source, offset, "read_wikipedia",
+                             f"truncated dump: it ends at byte {offset} without </mediawiki>", None)
+                break
+            n += 1
+            if not block.endswith(b"</page>"):
+                yield Reject(source, offset, "read_wikipedia", f"truncated dump: page {n} at byte {offset} "
+                             f"is cut by the end of the file after {len(block)} bytes", None)
+                break
+            try:
+                page = _page(ET.fromstring(block), n)
+            except (ET.ParseError, ValueError) as exc:
+                yield Reject(source, offset, "read_wikipedia", f"malformed page {n} at byte {offset}: {exc}",
+                             block[:200].decode("utf-8", "replace"))
+                continue
+            yield page
+
+
+def _page(elem: ET.Element, n: int) -> dict:
+    """The fields of one ``<page>`` element; a non-numeric ``ns`` or ``id`` raises ValueError."""
+    page = {"position": n, "page_id": None, "ns": 0, "title": "", "redirect": None, "text": ""}
+    for child in elem.iter():
+        name = _local(child.tag)
+        if name == "title":
+            page["title"] = child.text or ""
+        elif name == "ns":
+            page["ns"] = int(child.text or 0)  # ValueError: a malformed page
+        elif name == "id" and page["page_id"] is None:
+            page["page_id"] = int(child.text or "")
+        elif name == "redirect":
+            page["redirect"] = child.get("title")
+        elif name == "text":
+            page["text"] = child.text or ""
+    return page
+
+
+_OPEN, _CLOSE, _END = b"<page>", b"</page>", b"</mediawiki>"
+READ_BYTES = 1 << 20
+
+
+def _page_blocks(fh, path) -> Iterator[tuple[int, bytes | None]]:
+    """``(byte offset, b"<page>...</page>")`` for each page of the stream; the last block is
+    shorter (no ``</page>``) when the stream ends inside a page, and ``(length, None)`` comes
+    last when the stream ends without ``</mediawiki>``. ``<page>`` cannot occur inside a
+    page's text (the dumps escape ``<``), so the byte search is exact."""
+    buf = bytearray(fh.read(READ_BYTES))
+    if b"<mediawiki" not in buf[:4096] and not buf.lstrip().startswith(b"<?xml"):
+        raise input_error(path, "not a MediaWiki XML export (no <mediawiki> element at its start)")
+    base, pos, eof, ended = 0, 0, False, False  # base: stream offset of buf[0]
+
+    def more() -> bool:
+        data = fh.read(READ_BYTES)
+        buf.extend(data)
+        return not data
+
+    while True:
+        start = buf.find(_OPEN, pos)
+        while start < 0 and not eof:
+            ended = ended or buf.find(_END, pos) >= 0
+            keep = max(len(buf) - len(_END), pos)
+            del buf[:keep]
+            base, pos = base + keep, 0
+            eof = more()
+            start = buf.find(_OPEN)
+        if start < 0:
+            if not ended and buf.find(_END, pos) < 0:
+                yield base + len(buf), None
+            return
+        end = buf.find(_CLOSE, start)
+        if end < 0:
+            del buf[:start]
+            base, start = base + start, 0
+        while end < 0 and not eof:
+            scanned = len(buf)
+            eof = more()
+            end = buf.find(_CLOSE, max(0, scanned - len(_CLOSE)))
+        if end < 0:
+            yield base + start, bytes(buf[start:])
+            return
+        pos = end + len(_CLOSE)
+        yield base + start, bytes(buf[start:pos])
 
 
 def scan_redirects(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -122,7 +184,7 @@ def _is_extractor(path: Path) -> bool:
         return False
     if name.endswith((".json", ".jsonl", ".json.gz", ".json.bz2", ".jsonl.gz", ".jsonl.bz2")):
         return True
-    with open_binary(path) as fh:
+    with open_input(path) as fh:
         return fh.read(64).lstrip().startswith(b"{")
 
 

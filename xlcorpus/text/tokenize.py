@@ -8,9 +8,16 @@ Backends, chosen per language by :func:`get_tokenizer`:
 - ``ja``: spaCy with SudachiPy, ``zh``: spaCy with jieba, when those are installed
   (otherwise ``xx``-style rules for ``ja`` and spaCy's per-character segmenter for ``zh``);
 - ``whitespace``: already tokenized input (``pretokenized=True``): tokens are the
-  whitespace-separated pieces, kept exactly.
+  whitespace-separated pieces, kept exactly;
+- ``words`` (``scheme="words"``): language-independent rules, a word (letters, marks,
+  digits, apostrophes), a number (``3.5``, ``1,000``) or one other symbol (used for the
+  aligners' extra bitext and for JSON lines spans without tokens);
+- ``maltese`` (``scheme="maltese"``): an article or preposition with its hyphen (``il-`` in
+  ``il-Maġistrat``) is its own token as in the Maltese etymology annotations, ``ta'`` keeps
+  its apostrophe, each other punctuation mark is a token.
 
-Whitespace never becomes a token. Tokenizers are built once per process and cached.
+Whitespace never becomes a token. :func:`tokenize` is the one entry point; tokenizers are
+built once per process and cached.
 """
 
 from __future__ import annotations
@@ -20,8 +27,17 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
+import regex
+
+Scheme = Literal["spacy", "whitespace", "words", "maltese"]
 _NON_SPACE = re.compile(r"\S+")
+RULES = {
+    "whitespace": _NON_SPACE,
+    "words": regex.compile(r"\p{L}[\p{L}\p{M}\p{N}'’]*|\p{N}+(?:[.,]\p{N}+)*|\S", regex.V1),
+    "maltese": re.compile(r"[^\W\d_]+-(?=[^\W\d_])|\w+(?:'(?!\w))?|[^\w\s]"),
+}
 
 
 @dataclass(frozen=True)
@@ -35,11 +51,20 @@ class Tokenized:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        """``[(start, end)]`` of the tokens."""
+        return list(zip(self.starts, self.ends))
+
+
+def _rule_tokenize(pattern, text: str) -> Tokenized:
+    found = [(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
+    return Tokenized([s[0] for s in found], [s[1] for s in found], [s[2] for s in found])
+
 
 def whitespace_tokenize(text: str) -> Tokenized:
     """Already tokenized text: split on whitespace, keep offsets."""
-    spans = [(m.group(), m.start(), m.end()) for m in _NON_SPACE.finditer(text)]
-    return Tokenized([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans])
+    return _rule_tokenize(_NON_SPACE, text)
 
 
 def _base_lang(lang: str) -> str:
@@ -96,25 +121,33 @@ def _load_spacy(lang: str):
         return spacy.blank("xx"), "spacy-xx"
 
 
-class WhitespaceTokenizer:
-    backend = "whitespace"
+class RuleTokenizer:
+    """Tokens matched by one of the :data:`RULES` (``backend`` is its name)."""
 
-    def __init__(self, lang: str = "xx"):
-        self.lang = _base_lang(lang)
+    def __init__(self, lang: str = "xx", backend: str = "whitespace"):
+        self.lang, self.backend, self._rule = _base_lang(lang), backend, RULES[backend]
 
     def __call__(self, text: str) -> Tokenized:
-        return whitespace_tokenize(text)
+        return _rule_tokenize(self._rule, text)
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Tokenized]:
-        return map(whitespace_tokenize, texts)
+        return map(self, texts)
 
 
 @functools.lru_cache(maxsize=64)
-def get_tokenizer(lang: str, pretokenized: bool = False) -> SpacyTokenizer | WhitespaceTokenizer:
-    """The (cached) tokenizer for ``lang``; ``pretokenized`` keeps whitespace tokens as they are."""
-    return WhitespaceTokenizer(lang) if pretokenized else SpacyTokenizer(lang)
+def get_tokenizer(lang: str, pretokenized: bool = False, scheme: Scheme = "spacy") -> SpacyTokenizer | RuleTokenizer:
+    """The (cached) tokenizer for ``lang``: spaCy's rules (``scheme="spacy"``) or one of the
+    :data:`RULES`; ``pretokenized`` keeps whitespace tokens as they are."""
+    if pretokenized:
+        scheme = "whitespace"
+    return SpacyTokenizer(lang) if scheme == "spacy" else RuleTokenizer(lang, scheme)
 
 
-def tokenize(text: str, lang: str, pretokenized: bool = False) -> Tokenized:
+def tokenize(text: str, lang: str = "xx", pretokenized: bool = False, scheme: Scheme = "spacy") -> Tokenized:
     """Tokenize one text (see :func:`get_tokenizer`)."""
-    return get_tokenizer(lang, pretokenized)(text)
+    return get_tokenizer(lang, pretokenized, scheme)(text)
+
+
+def words(text: str) -> list[str]:
+    """The ``words`` tokens of ``text`` (for readers of token lists)."""
+    return tokenize(text, scheme="words").tokens

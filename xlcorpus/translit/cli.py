@@ -20,7 +20,7 @@ from ..cli import main
 @click.pass_obj
 def romanize(obj, lang: str, input_: str, output: str, offsets: str | None, keep_latin: bool) -> None:
     """Romanize a text file with uroman (identical to whole-sentence uroman, much faster)."""
-    from ..sources.files import iter_lines
+    from ..sources.inputs import iter_lines
     from .romanize import ExactRomanizer, uroman_lcode
 
     lcode = uroman_lcode(lang)

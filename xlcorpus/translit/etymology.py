@@ -16,11 +16,13 @@ shape (capitalised, all caps, digits, punctuation, clitic hyphen, apostrophe), M
 letters (ħ, ġ, ċ, ż, għ, ie), and the same word-level features of the neighbours (+-1, +-2).
 Training uses CRFsuite (``python-crfsuite``, L-BFGS with L1+L2); the model is CRFsuite's
 own binary file plus a JSON sidecar, never a pickle, so loading an untrusted model cannot
-run code.
+run code; the sidecar holds the model file's SHA-256, checked before CRFsuite's native loader
+sees the file (a cut or altered model is a clear error, not a crash).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import tempfile
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
+from ..sources.inputs import text_lines
 
 MODEL_FILE = "model.crfsuite"
 META_FILE = "meta.json"
@@ -65,27 +68,25 @@ def read_annotations(path: str | Path) -> list[Sentence]:
         raise InputError(f"{p}: no such annotations file")
     sentences: list[Sentence] = []
     columns = ["id", "token", "category", "category_merged"]
-    with p.open(encoding="utf-8", newline="") as fh:
-        for n, raw in enumerate(fh, 1):
-            line = raw.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if n == 1 and parts[:2] == ["id", "token"]:
-                columns = parts
-                continue
-            if len(parts) < 2 or len(parts) > len(columns):
-                raise InputError(f"{p}:{n}: expected {len(columns)} tab-separated columns "
-                                 f"({', '.join(columns)}), found {len(parts)}: {line[:80]!r}")
-            sid, token = parts[0], parts[1]
-            if not token:
-                raise InputError(f"{p}:{n}: empty token")
-            if not sentences or sentences[-1].sid != sid:
-                sentences.append(Sentence(sid, line=n))
-            s = sentences[-1]
-            s.tokens.append(token)
-            for name, value in zip(columns[2:], parts[2:]):
-                s.labels.setdefault(name, []).append(value)
+    for n, line in text_lines(p):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if n == 1 and parts[:2] == ["id", "token"]:
+            columns = parts
+            continue
+        if len(parts) < 2 or len(parts) > len(columns):
+            raise InputError(f"{p}:{n}: expected {len(columns)} tab-separated columns "
+                             f"({', '.join(columns)}), found {len(parts)}: {line[:80]!r}")
+        sid, token = parts[0], parts[1]
+        if not token:
+            raise InputError(f"{p}:{n}: empty token")
+        if not sentences or sentences[-1].sid != sid:
+            sentences.append(Sentence(sid, line=n))
+        s = sentences[-1]
+        s.tokens.append(token)
+        for name, value in zip(columns[2:], parts[2:]):
+            s.labels.setdefault(name, []).append(value)
     for s in sentences:
         for name, values in s.labels.items():
             if len(values) != len(s.tokens):
@@ -162,9 +163,17 @@ def train(sentences: list[Sentence], out_dir: str | Path, labels: str = "fine",
     meta = {"format": FORMAT, "label_column": col, "labels": sorted(counts),
             "label_counts": dict(counts.most_common()), "sentences": len(sentences),
             "tokens": sum(counts.values()), "params": {**DEFAULT_PARAMS, **(params or {})},
-            "python-crfsuite": metadata.version("python-crfsuite")}
+            "python-crfsuite": metadata.version("python-crfsuite"), "sha256": _sha256(out / MODEL_FILE)}
     (out / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class EtymologyTagger:
@@ -179,9 +188,16 @@ class EtymologyTagger:
         if not meta_path.is_file() or not model_path.is_file():
             raise InputError(f"{d}: not an etymology model (needs {MODEL_FILE} and {META_FILE}; "
                              "train one with `xlcorpus etymology train`)")
-        self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if self.meta.get("format") != FORMAT:
-            raise InputError(f"{meta_path}: unknown model format {self.meta.get('format')!r} (expected {FORMAT})")
+        try:
+            self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{meta_path}: not a model description (invalid JSON: {exc})") from None
+        if not isinstance(self.meta, dict) or self.meta.get("format") != FORMAT:
+            found = self.meta.get("format") if isinstance(self.meta, dict) else self.meta
+            raise InputError(f"{meta_path}: unknown model format {found!r} (expected {FORMAT})")
+        if self.meta.get("sha256") != _sha256(model_path):
+            raise InputError(f"{model_path}: damaged or altered model (its SHA-256 does not match {META_FILE}; "
+                             "train it again with `xlcorpus etymology train`)")
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(model_path))
 

@@ -13,11 +13,12 @@ from ..engine.core import Reject, Step, call
 from ..errors import PipelineError
 from ..params import Ge, Help, InputPath, LangCode, PositiveInt
 from ..pipeline import Pipeline
-from ..sources.files import display_name, iter_lines
+from ..sources.inputs import decode_line, display_name, iter_lines, text_lines
 from .etymology import LABEL_COLUMNS, read_annotations
 from .etymology import train as train_model
 from .romanize import RAW_SCHEMA, RomanizeStage
-from .transliterate import PRESETS, SENTENCE_SCHEMA, MalteseStage, policy, tokenize
+from ..text.tokenize import tokenize
+from .transliterate import PRESETS, SENTENCE_SCHEMA, MalteseStage, policy
 
 
 def read_sentences(paths: list[Path], langs: list[str], batch_size: int = 1000
@@ -92,10 +93,9 @@ class RomanizePipeline(Pipeline):
 
 def read_maltese(path: Path, fmt: str = "auto", batch_size: int = 500) -> Iterator[pa.RecordBatch | Reject]:
     """Sentences for :class:`MalteseStage`: from an annotations TSV (tokens given, the fine
-    label kept as ``gold``) or a text file (one sentence per line, :func:`tokenize`)."""
+    label kept as ``gold``) or a text file (one sentence per line, the ``maltese`` tokenizer of :mod:`xlcorpus.text.tokenize`)."""
     if fmt == "auto":
-        with path.open(encoding="utf-8") as fh:
-            first = fh.readline()
+        first = next((line for _, line in text_lines(path)), "")
         fmt = "annotations" if first.split("\t")[:2] == ["id", "token"] else "text"
     rows: list[dict] = []
     if fmt == "annotations":
@@ -106,13 +106,11 @@ def read_maltese(path: Path, fmt: str = "auto", batch_size: int = 500) -> Iterat
                          "starts": [a for a, _ in spans], "ends": [b for _, b in spans], "gold": gold})
     else:
         for n, raw in iter_lines(path):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield Reject(display_name(path), n, "read_maltese", f"invalid UTF-8 at byte {exc.start}",
-                             raw.decode("utf-8", "replace"))
+            text = decode_line(raw, display_name(path), n, "read_maltese")
+            if isinstance(text, Reject):
+                yield text
                 continue
-            spans = tokenize(text)
+            spans = tokenize(text, "mt", scheme="maltese").spans
             if not spans:
                 continue
             rows.append({"source": display_name(path), "position": n, "sentence": str(n), "text": text,

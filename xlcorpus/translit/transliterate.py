@@ -28,7 +28,6 @@ to the next token's output if that one is transliterated too (the ``+`` is dropp
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import pyarrow as pa
 
 from ..engine.core import Stage
 from ..errors import InputError
+from ..sources.inputs import text_lines
 from ..ids import stable_id
 from ..schema import contract
 
@@ -52,8 +52,7 @@ def read_map(path: str | Path, token_map: bool = False) -> tuple[str, list[tuple
     if not p.is_file():
         raise InputError(f"{p}: no such map file")
     kind, rows = ("token-map" if token_map else ""), []
-    for n, raw in enumerate(p.read_text(encoding="utf-8").split("\n"), 1):
-        line = raw.rstrip("\r")
+    for n, line in text_lines(p):
         if n == 1 and line.startswith("#"):
             kind = line[1:].strip()
             if kind not in HEADERS:
@@ -135,8 +134,7 @@ def read_dictionary(path: str | Path) -> dict[str, str]:
     if not p.is_file():
         raise InputError(f"{p}: no such dictionary file")
     out: dict[str, str] = {}
-    for n, raw in enumerate(p.read_text(encoding="utf-8").split("\n"), 1):
-        line = raw.rstrip("\r")
+    for n, line in text_lines(p):
         if not line:
             continue
         src, sep, tgt = line.partition("\t")
@@ -210,16 +208,6 @@ def join_outputs(outputs: list[tuple[str, str]]) -> tuple[str, list[tuple[int, i
             parts.append(" ")
             pos += 1
     return "".join(parts), spans
-
-
-_TOKEN = re.compile(r"[^\W\d_]+-(?=[^\W\d_])|\w+(?:'(?!\w))?|[^\w\s]")
-
-
-def tokenize(text: str) -> list[tuple[int, int]]:
-    """Spans of Maltese tokens: an article/preposition with its hyphen (``il-`` in
-    ``il-Maġistrat``) is its own token, as in the annotations; ``ta'`` keeps its apostrophe;
-    each other punctuation mark is a token."""
-    return [m.span() for m in _TOKEN.finditer(text)]
 
 
 SENTENCE_SCHEMA = pa.schema([("source", pa.string()), ("position", pa.int64()), ("sentence", pa.string()),

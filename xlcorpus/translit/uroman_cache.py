@@ -8,8 +8,8 @@ which loads several times faster (timings: README).
 The copy is keyed on the uroman version, the Python version and the names, sizes and
 modification times of uroman's data files, so an upgrade or an edited rule file builds a
 new one. It is only ever read from a folder and a file that this user owns and that nobody
-else can write (pickle runs code when loaded: the copy must be as trusted as the installed
-package); anything else, or a file that does not load, is ignored and rebuilt.
+else can write, nor any folder above it (pickle runs code when loaded: the copy must be as
+trusted as the installed package; see :mod:`xlcorpus.trust`); anything else, or a file that does not load, is ignored and rebuilt.
 ``XLCORPUS_UROMAN_CACHE=0`` turns the cache off.
 """
 
@@ -19,22 +19,14 @@ import gc
 import hashlib
 import os
 import pickle
-import stat
 import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-ENV_DIR = "XLCORPUS_CACHE_DIR"
+from ..trust import ENV_DIR, cache_dir, private_folder, trusted  # noqa: F401 - ENV_DIR re-exported
+
 ENV_SWITCH = "XLCORPUS_UROMAN_CACHE"
-
-
-def cache_dir() -> Path:
-    """Where the copy lives."""
-    if os.environ.get(ENV_DIR):
-        return Path(os.environ[ENV_DIR])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "xlcorpus"
 
 
 def cache_path() -> Path:
@@ -52,18 +44,6 @@ def cache_path() -> Path:
     return cache_dir() / f"uroman-{version}-{py}-{h.hexdigest()[:16]}.pickle"
 
 
-def _trusted(path: Path) -> bool:
-    """Owned by this user and writable by nobody else (the file and its folder)."""
-    try:
-        for p in (path.parent, path):
-            st = p.lstat()
-            if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or stat.S_ISLNK(st.st_mode):
-                return False
-    except OSError:
-        return False
-    return True
-
-
 def load_uroman(use_cache: bool | None = None) -> Any:
     """A ``Uroman`` object: from the cached copy if there is a trusted one, else built
     (and the copy written for the next process)."""
@@ -74,7 +54,7 @@ def load_uroman(use_cache: bool | None = None) -> Any:
     if not use_cache:
         return Uroman()
     path = cache_path()
-    if path.is_file() and _trusted(path):
+    if path.is_file() and trusted(path):
         was_enabled = gc.isenabled()
         gc.disable()  # faster to load ~1M small objects
         try:
@@ -108,7 +88,8 @@ def _save(u: Any, path: Path) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     factory = _set_factory(u, None)
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if private_folder(path.parent) is not None:
+            return  # never write code where another user could change it
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(u, fh, protocol=pickle.HIGHEST_PROTOCOL)

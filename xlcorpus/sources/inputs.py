@@ -1,0 +1,265 @@
+"""The one input layer: every reader and command opens its input files here.
+
+- :func:`open_input` opens a local path or an fsspec URI (``s3://...``); the codec (gzip,
+  bz2 with parallel decompression, xz, zstd when ``zstandard`` is installed) is chosen from
+  the content's magic bytes, not the name; a file named ``.gz``/``.bz2``/``.xz``/``.zst``
+  that is not such data is an error. A truncated or corrupt compressed stream raises
+  :class:`~xlcorpus.errors.InputError` naming the file and the decompressed byte offset.
+- Every failure to open (missing, a folder, unreadable, a name too long) is an
+  ``InputError`` of the form ``FILE: what is wrong``; the CLI prints it as
+  ``error: FILE[:LINE]: what is wrong`` and exits 1.
+- :func:`iter_lines` yields raw lines split on ``\\n`` only (never on Unicode line separators
+  such as U+2028, which are part of the text; a ``\\r`` before the ``\\n`` is removed);
+  :func:`decode_line` turns one into text or a reject with its line and byte offset;
+  :func:`text_lines` is the strict form (an invalid line is an error with its line number).
+- :func:`split_pair` is the one ``src ||| tgt`` parser; :func:`read_token_pairs` the one
+  reader of line-parallel tokenized bitext (the extra training bitext of the aligners).
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import io
+import lzma
+import os
+import re
+from collections.abc import Callable, Iterator
+from itertools import zip_longest
+from pathlib import Path
+from typing import BinaryIO
+
+from ..engine.core import Reject
+from ..errors import InputError
+
+PathLike = str | os.PathLike[str]
+BUFFER = 1 << 20
+SUFFIX_CODECS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
+_BZ2_BLOCK = (b"1AY&SY", b"\x17rE8P\x90")  # first block or end of stream after b"BZh1".."BZh9"
+# NUL and other C0/C1 control characters (tab allowed): never part of a sentence.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def input_error(path: PathLike, what: str, line: int | None = None) -> InputError:
+    """``InputError("FILE[:LINE]: what")``."""
+    return InputError(f"{path}{f':{line}' if line is not None else ''}: {what}")
+
+
+def display_name(path: PathLike) -> str:
+    """The name recorded as a record's source: the file name, stable across machines."""
+    return Path(str(path).rstrip("/")).name
+
+
+def is_uri(path: PathLike) -> bool:
+    return "://" in str(path)
+
+
+def sniff_codec(head: bytes) -> str | None:
+    """The compression of a stream starting with ``head`` (None: not compressed)."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "zstd"
+    if len(head) >= 10 and head[:3] == b"BZh" and head[3:4].isdigit() and head[3:4] != b"0" \
+            and head[4:10] in _BZ2_BLOCK:
+        return "bz2"
+    return None
+
+
+def codec_of(path: PathLike) -> str | None:
+    """The compression of the file ``path`` by its content (None: not compressed)."""
+    with _open_raw(path) as fh:
+        return sniff_codec(fh.read(10))
+
+
+def _open_raw(path: PathLike) -> BinaryIO:
+    """Open the file itself; every OS failure becomes an InputError naming it."""
+    if is_uri(path):
+        import fsspec
+
+        try:
+            return fsspec.open(str(path), "rb").open()
+        except FileNotFoundError:
+            raise input_error(path, "does not exist") from None
+        except (OSError, ValueError, ImportError) as exc:
+            raise input_error(path, f"cannot be opened: {exc}") from None
+    try:
+        return open(path, "rb", buffering=BUFFER)
+    except OSError as exc:
+        raise os_input_error(path, exc) from None
+
+
+def os_input_error(path: PathLike, exc: OSError) -> InputError:
+    """An OSError on ``path`` as a clear InputError."""
+    what = {errno.ENOENT: "does not exist", errno.EISDIR: "is a folder, not a file",
+            errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+            errno.ENAMETOOLONG: "file name too long", errno.ENOTDIR: "a part of the path is a file, not a folder",
+            errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on the device",
+            }.get(exc.errno or 0, exc.strerror or str(exc))
+    return input_error(path, what)
+
+
+class _Guarded(io.RawIOBase):
+    """A decompressing stream whose failures (truncation, corruption) become InputErrors."""
+
+    def __init__(self, inner: BinaryIO, path: PathLike, codec: str):
+        self.inner, self.path, self.codec, self.pos = inner, path, codec, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:  # type: ignore[override]
+        try:
+            n = self.inner.readinto(buf)  # type: ignore[attr-defined]
+        except EOFError:
+            raise input_error(self.path, f"truncated {self.codec} data: the stream ends after "
+                                         f"{self.pos:,} decompressed bytes") from None
+        except Exception as exc:  # noqa: BLE001 - zlib, lzma, bz2, zstd and indexed_bzip2 errors alike
+            raise input_error(self.path, f"corrupt or truncated {self.codec} data after {self.pos:,} "
+                                         f"decompressed bytes ({type(exc).__name__}: {exc})") from None
+        self.pos += n or 0
+        return n or 0
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            super().close()
+
+
+def _decompressor(raw: BinaryIO, path: PathLike, codec: str, threads: int | None) -> BinaryIO:
+    if codec == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if codec == "xz":
+        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+    if codec == "zstd":
+        try:
+            import zstandard
+        except ImportError:
+            raise input_error(path, "is zstd data: pip install zstandard to read it") from None
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
+    if not is_uri(path):
+        import indexed_bzip2
+
+        raw.close()
+        n = threads or min(os.cpu_count() or 1, 4)
+        return indexed_bzip2.open(str(path), parallelization=n)  # type: ignore[return-value]
+    import bz2
+
+    return bz2.BZ2File(raw)  # type: ignore[return-value]
+
+
+def open_input(path: PathLike, threads: int | None = None) -> BinaryIO:
+    """Open ``path`` (local or fsspec URI) for binary reading, decompressed by its magic bytes
+    (``threads`` for bz2). Raises InputError naming the file on any failure (see module doc)."""
+    raw = _open_raw(path)
+    try:
+        if hasattr(raw, "peek"):
+            head = raw.peek(10)[:10]
+        else:  # an fsspec file
+            head = raw.read(10)
+            raw.seek(0)
+    except OSError as exc:
+        raw.close()
+        raise os_input_error(path, exc) from None
+    codec = sniff_codec(head)
+    named = SUFFIX_CODECS.get(Path(str(path)).suffix.lower())
+    if named is not None and codec != named:
+        raw.close()
+        raise input_error(path, f"is named {Path(str(path)).suffix} but is not {named} data "
+                                f"(it starts with {head[:6]!r})")
+    if codec is None:
+        return raw
+    try:
+        inner = _decompressor(raw, path, codec, threads)
+    except (OSError, RuntimeError) as exc:
+        raw.close()
+        raise input_error(path, f"cannot read {codec} data: {exc}") from None
+    return io.BufferedReader(_Guarded(inner, path, codec), BUFFER)  # type: ignore[return-value]
+
+
+def check_file(path: PathLike) -> None:
+    """Raise InputError unless ``path`` can be opened for reading (a URI is checked when read)."""
+    if not is_uri(path):
+        _open_raw(path).close()
+
+
+def iter_lines(path: PathLike) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_line)`` (1-based, line end removed) from a possibly
+    compressed file."""
+    with open_input(path) as fh:
+        for n, line in enumerate(fh, 1):
+            if line.endswith(b"\n"):
+                line = line[:-1]
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+            yield n, line
+
+
+def decode_line(raw: bytes, source: str, line: int, stage: str) -> str | Reject:
+    """``raw`` as UTF-8 text, or a reject naming the line and the bad byte's offset in it."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Reject(source, line, stage, f"invalid UTF-8 at byte {exc.start} of line {line}",
+                      raw.decode("utf-8", "replace"))
+
+
+def text_lines(path: PathLike) -> Iterator[tuple[int, str]]:
+    """``(line_number, text)`` of a UTF-8 text file; an invalid line raises InputError
+    naming the file, the line and the byte offset in it."""
+    for n, raw in iter_lines(path):
+        try:
+            yield n, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise input_error(path, f"invalid UTF-8 at byte {exc.start} of the line", n) from None
+
+
+def control_reason(text: str) -> str | None:
+    """Why ``text`` is not a clean sentence (a NUL or other control character), else None."""
+    m = CONTROL.search(text)
+    return None if m is None else f"control character U+{ord(m.group()):04X} at offset {m.start()}"
+
+
+def split_pair(text: str) -> list[str]:
+    """The one ``src ||| tgt`` parser: split on ``|||`` with the single space on each side
+    of it removed (``a ||| b`` -> ``["a", "b"]``); a line without exactly one separator
+    gives another number of parts."""
+    parts = text.split("|||")
+    if len(parts) != 2:
+        return parts
+    left, right = parts
+    return [left[:-1] if left.endswith(" ") else left, right[1:] if right.startswith(" ") else right]
+
+
+def read_pair_lines(path: PathLike) -> Iterator[tuple[int, str, str]]:
+    """``(line, src, tgt)`` of a ``src ||| tgt`` file; a line without exactly one separator
+    or with invalid UTF-8 raises InputError with its line number."""
+    for n, text in text_lines(path):
+        parts = split_pair(text)
+        if len(parts) != 2:
+            raise input_error(path, f"expected one 'src ||| tgt' pair, found {len(parts) - 1} '|||' separators", n)
+        yield n, parts[0], parts[1]
+
+
+def read_token_pairs(src: PathLike, tgt: PathLike, tokenize: Callable[[str], list[str]] = str.split,
+                     ) -> tuple[list[list[str]], list[list[str]]]:
+    """The one reader of extra (training-only) bitext: tokens of two line-parallel files.
+
+    Pairs with an empty side are left out (they teach an aligner nothing). Unequal line
+    counts or invalid UTF-8 raise InputError naming the file and line.
+    """
+    src_out: list[list[str]] = []
+    tgt_out: list[list[str]] = []
+    for a, b in zip_longest(text_lines(src), text_lines(tgt)):
+        if a is None or b is None:
+            longer, n = (tgt, b[0]) if a is None else (src, a[0])  # type: ignore[index]
+            raise input_error(longer, f"line {n} has no counterpart in {tgt if a is not None else src}: "
+                                      "the files are not line-parallel", n)
+        s, t = tokenize(a[1]), tokenize(b[1])
+        if s and t:
+            src_out.append(s)
+            tgt_out.append(t)
+    return src_out, tgt_out
