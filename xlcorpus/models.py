@@ -76,20 +76,25 @@ def spacy_name(nlp: Any) -> tuple[str, str]:
     return f"{meta.get('lang', nlp.lang)}_{meta.get('name', 'pipeline')}", str(meta.get("version", ""))
 
 
-def spacy_version(model: str) -> str:
-    """A pipeline's version without loading it (package metadata or ``meta.json``)."""
+def spacy_meta(model: str) -> dict:
+    """A pipeline's ``meta.json`` without loading the pipeline (nor importing its package)."""
     import json
 
     p = Path(model).expanduser()
-    if p.is_dir():
-        try:
-            return str(json.loads((p / "meta.json").read_text(encoding="utf-8")).get("version", ""))
-        except (OSError, ValueError):
-            return ""
+    if not p.is_dir():
+        spec = importlib.util.find_spec(model)
+        p = Path(next(iter(spec.submodule_search_locations or []), "")) if spec else Path("/nonexistent")
     try:
-        return metadata.version(model)
-    except metadata.PackageNotFoundError:
-        return ""
+        return json.loads((p / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"spaCy model {model!r}: no readable meta.json ({exc}); "
+                         f"the pinned models install with: {INSTALL_HINT}") from exc
+
+
+def spacy_id(model: str) -> tuple[str, str]:
+    """``(name, version)`` of a pipeline without loading it; same as :func:`spacy_name`."""
+    meta = spacy_meta(model)
+    return f"{meta.get('lang', '')}_{meta.get('name', 'pipeline')}", str(meta.get("version", ""))
 
 
 # ------------------------------------------------------------------ encoders

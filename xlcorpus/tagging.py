@@ -189,7 +189,8 @@ def docs_batch(docs: Sequence[Doc], lang: str) -> pa.RecordBatch:
 
 def annotated_rows(docs: Sequence[Doc], tagged: Sequence[Tagged], lang: str, tagger: Tagger) -> list[dict]:
     """Rows of the ``annotated`` table."""
-    return [{"id": stable_id(lang, d.source, d.line, d.text), "lang": lang, "text": t.text, "tokens": t.tokens,
+    return [{"id": stable_id(lang, d.source, d.line, d.text, tagger.name, tagger.version, tagger.label_map),
+             "lang": lang, "text": t.text, "tokens": t.tokens,
              "pos": t.pos, "spans": [s.as_dict() for s in t.spans],
              "char_spans": [s.as_dict() for s in t.char_spans()], "model": tagger.name,
              "model_version": tagger.version, "label_map": tagger.label_map, "source": d.source, "line": d.line}
