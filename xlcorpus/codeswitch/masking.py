@@ -203,14 +203,15 @@ def lem_mask(ids: np.ndarray, offsets: list[tuple[int, int]], sides: list[int | 
     """Linguistic Entity Masking of one example.
 
     The units are visited in a random order; each gets one of the sub-words lying wholly
-    inside it (chosen at random; units with none are skipped) until ``ceil(budget x
-    non-special sub-words)`` sub-words are chosen. A chosen sub-word is predicted
+    inside it (chosen at random; units with none are skipped) until ``budget x non-special
+    sub-words`` are chosen, that number rounded down or up at random in proportion (so the
+    expected share is the budget and no example exceeds its ceiling). A chosen sub-word is predicted
     (``labels``) and replaced by [MASK] (80%), a random token (10%) or kept (10%).
     Returns ``(input_ids, labels, masked spans)``.
     """
     out = ids.copy()
     labels = np.full(len(ids), IGNORE, dtype=np.int64)
-    limit = math.ceil(budget * int((~special).sum()))
+    limit = math.floor(budget * int((~special).sum()) + rs.random())
     inside: list[list[int]] = [[] for _ in units]
     for t, ((s, e), side) in enumerate(zip(offsets, sides)):
         if special[t] or e <= s or side is None:
