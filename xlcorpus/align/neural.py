@@ -12,8 +12,9 @@ subword links from
   equals networkx's max-cardinality max-weight matching on these complete graphs),
 
 mapped to words (a word pair is linked when any of their subwords are). Unlike simalign,
-each distinct sentence is encoded once, in batches of sentences of exactly the same subword
-length (no padding, no attention mask), through only the layers up to ``layer``, under
+each distinct sentence is encoded once, in length-sorted batches whose padding stays under
+10% of their tokens (none for sentences of equal length, which then need no attention mask),
+through only the layers up to ``layer``, under
 ``torch.inference_mode``; similarity, argmax and itermax run as batched tensor operations
 on the device, the matching with scipy's Hungarian solver. ``device="auto"`` uses CUDA when
 available.
@@ -78,6 +79,7 @@ class NeuralAligner:
         self.batch_size = batch_size
         self.pairs_per_batch = 4          # pairs aligned together = 4 x batch_size
         self.chunk_pairs = 16384          # pairs whose sentences are encoded together
+        self.pad_share = 0.1              # most padding allowed in an encoder batch
         _drop_layers_above(self.encoder, layer)
         if getattr(self.encoder, "pooler", None) is not None:
             self.encoder.pooler = None    # the pooled output is never used
@@ -109,37 +111,54 @@ class NeuralAligner:
         return out
 
     def _forward(self, ids: list[list[int]]):
-        """Hidden states of layer ``layer`` for sentences of equal length (no padding, no mask)."""
+        """Hidden states of layer ``layer``; sentences of unequal length are right-padded and
+        masked (the batches hold neighbouring lengths, so there is little padding)."""
         import torch
 
-        x = torch.as_tensor(ids, device=self.device)
+        width = max(map(len, ids))
+        pad = self.tokenizer.pad_token_id or 0
+        x = torch.as_tensor([i + [pad] * (width - len(i)) for i in ids], device=self.device)
+        kwargs = {}
+        if any(len(i) != width for i in ids):
+            kwargs["attention_mask"] = torch.as_tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids],
+                                                       device=self.device)
         if self.layer == 0:
-            return self.encoder(input_ids=x, output_hidden_states=True).hidden_states[0]
-        return self.encoder(input_ids=x).last_hidden_state
+            return self.encoder(input_ids=x, output_hidden_states=True, **kwargs).hidden_states[0]
+        return self.encoder(input_ids=x, **kwargs).last_hidden_state
+
+    def _length_batches(self, lengths: list[int]) -> Iterator[list[int]]:
+        """Indices sorted by length, cut into batches of at most ``batch_size`` whose padding
+        stays within ``pad_share`` of their tokens (same-length batches have none)."""
+        order = sorted(range(len(lengths)), key=lambda k: lengths[k])
+        batch: list[int] = []
+        for k in order:
+            longest = lengths[k]
+            if batch and (len(batch) >= self.batch_size
+                          or (len(batch) + 1) * longest - sum(lengths[j] for j in batch) - longest
+                          > self.pad_share * (len(batch) + 1) * longest):
+                yield batch
+                batch = []
+            batch.append(k)
+        if batch:
+            yield batch
 
     def encode_each(self, sents: Sequence[Sequence[str]]) -> list[tuple["torch.Tensor", np.ndarray]]:
         """Per sentence: its subword vectors (special tokens removed) and their word indices.
 
-        Each distinct sentence is encoded once; sentences go through the encoder in batches of
-        ``batch_size`` sentences of exactly the same subword length (no padding, no mask)."""
+        Each distinct sentence is encoded once, in batches of up to ``batch_size`` sentences of
+        neighbouring subword lengths (:meth:`_length_batches`)."""
         import torch
 
         distinct: dict[tuple[str, ...], int] = {}
         keys = [distinct.setdefault(tuple(s), len(distinct)) for s in sents]
         subwords = self._subwords([list(k) for k in distinct])
-        by_len: dict[int, list[int]] = {}
-        for k, (ids, _) in enumerate(subwords):
-            by_len.setdefault(len(ids), []).append(k)
         vectors: list = [None] * len(subwords)
         with torch.inference_mode():
-            for n in sorted(by_len):
-                group = by_len[n]
-                for start in range(0, len(group), self.batch_size):
-                    chunk = group[start:start + self.batch_size]
-                    out = self._forward([subwords[k][0] for k in chunk])
-                    for row, k in enumerate(chunk):
-                        keep = np.flatnonzero(subwords[k][1] >= 0)
-                        vectors[k] = (out[row, torch.as_tensor(keep, device=self.device)], subwords[k][1][keep])
+            for chunk in self._length_batches([len(ids) for ids, _ in subwords]):
+                out = self._forward([subwords[k][0] for k in chunk])
+                for row, k in enumerate(chunk):
+                    keep = np.flatnonzero(subwords[k][1] >= 0)
+                    vectors[k] = (out[row, torch.as_tensor(keep, device=self.device)], subwords[k][1][keep])
         return [vectors[k] for k in keys]
 
     def encode(self, sents: Sequence[Sequence[str]]) -> _Encoded:
