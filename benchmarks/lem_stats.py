@@ -50,7 +50,8 @@ def summarize(examples: list[dict], budget: float, tok) -> dict:
         for m in ex["masked_spans"]:
             types[m["type"]] += 1
             sides[m["side"]] += 1
-        n_real = sum(1 for i in ex["input_ids"] if i not in tok.all_special_ids) or 1
+        n_real = sum(1 for i in ex["input_ids"]            # [MASK] ids stand for real sub-words
+                     if i not in tok.all_special_ids or i == tok.mask_token_id) or 1
         n_mask = sum(1 for v in ex["labels"] if v != IGNORE)
         over += n_mask > math.ceil(budget * n_real)
         masked += n_mask

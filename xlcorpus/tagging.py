@@ -110,10 +110,6 @@ class Tagger:
         state["_nlp"] = None
         return state
 
-    @property
-    def lang(self) -> str:
-        return self.load()._nlp.lang
-
     def tag(self, docs: Iterable[Doc]) -> Iterator[Tagged]:
         """Tag documents in order (batches of ``batch_size`` through ``nlp.pipe``)."""
         from spacy.tokens import Doc as SpacyDoc

@@ -30,7 +30,6 @@ import pyarrow.dataset as pads
 
 from ..engine.core import Reject, Step
 from ..errors import InputError, PipelineError
-from ..pipeline import Pipeline
 from ..sources.files import display_name, iter_lines
 from ..tagging import Doc, TagStage, docs_batch, pretokenized, read_docs
 from .pipeline import PAIRS_SCHEMA, ProjectStage, TProjectionPipeline
