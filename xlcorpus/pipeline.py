@@ -50,6 +50,7 @@ KINDS: dict[str, str] = {
     "romanize": "xlcorpus.translit.pipeline:RomanizePipeline",
     "maltese": "xlcorpus.translit.pipeline:MaltesePipeline",
     "tprojection": "xlcorpus.project.pipeline:TProjectionPipeline",
+    "translate-train": "xlcorpus.project.translate_train:TranslateTrainPipeline",
 }
 TOP_KEYS = {"pipeline", "description", "params"}
 

@@ -28,7 +28,8 @@ def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False),
               help="Links, one line of 0-indexed 'i-j' per pair.")
 @click.option("--method", type=click.Choice(["eflomal", "neural"]), default="eflomal", show_default=True)
-@click.option("--model", help="neural: local model folder or hub id of a BERT-like encoder.")
+@click.option("--model", help="neural: local model folder or hub id of a BERT-like encoder "
+                             "('minilm': the packaged all-MiniLM-L6-v2).")
 @click.option("--symmetrize", default="vote", show_default=True,
               type=click.Choice(list(METHODS) + ["vote"]), help="eflomal symmetrization.")
 @click.option("--extra-bitext", nargs=2, multiple=True, type=click.Path(exists=True, dir_okay=False),
@@ -43,11 +44,13 @@ def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
 @click.option("--layer", type=int, default=8, show_default=True, help="neural: hidden layer.")
 @click.option("--device", default="auto", show_default=True, help="neural: auto, cpu, cuda, cuda:1 ...")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="neural: torch CPU threads (0: torch's default).")
 @click.option("--scores", "scores_path", type=click.Path(dir_okay=False),
               help="Also write one line of link scores per pair.")
 @click.pass_obj
 def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext, runs,
-          no_similarity_priors, seed, neural_method, layer, device, batch_size, scores_path) -> None:
+          no_similarity_priors, seed, neural_method, layer, device, batch_size, threads, scores_path) -> None:
     """Word-align tokenized sentence pairs (eflomal on CPU by default, or a neural encoder)."""
     src, tgt = read_pairs_file(input_path)
     if method == "neural":
@@ -55,7 +58,7 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
             raise click.UsageError("--method neural needs --model PATH")
         from .neural import NeuralAligner
 
-        aligner = NeuralAligner(model, layer=layer, device=device, batch_size=batch_size)
+        aligner = NeuralAligner(model, layer=layer, device=device, batch_size=batch_size, threads=threads or None)
         links, scores = aligner.align_scored(src, tgt, (neural_method,))[neural_method]
     else:
         from .statistical import align_pairs

@@ -12,15 +12,19 @@ subword links from
   equals networkx's max-cardinality max-weight matching on these complete graphs),
 
 mapped to words (a word pair is linked when any of their subwords are). Unlike simalign,
-many pairs go through the encoder at once (sorted by length, padded), and similarity,
-argmax and itermax run as batched tensor operations on the device. ``device="auto"`` uses
-CUDA when available.
+each distinct sentence is encoded once, in length-sorted batches whose padding stays under
+10% of their tokens (none for sentences of equal length, which then need no attention mask),
+through only the layers up to ``layer``, under
+``torch.inference_mode``; similarity, argmax and itermax run as batched tensor operations
+on the device, the matching with scipy's Hungarian solver. ``device="auto"`` uses CUDA when
+available.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -48,15 +52,23 @@ class _Encoded:
 
 
 class NeuralAligner:
-    """Batched SimAlign. ``model``: local path or hub id of a BERT-like encoder."""
+    """Batched SimAlign. ``model``: a local encoder folder (see
+    :func:`xlcorpus.models.resolve_encoder`; ``minilm`` for the packaged all-MiniLM-L6-v2)
+    or a hub id. ``threads`` sets torch's CPU threads (None: torch's default)."""
 
     def __init__(self, model: str, layer: int = 8, device: str = "auto", batch_size: int = 64,
-                 max_length: int | None = None):
+                 max_length: int | None = None, threads: int | None = None):
         import torch
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+        if threads:
+            torch.set_num_threads(threads)
+        if str(model) == "minilm" or Path(str(model)).is_dir():
+            from ..models import resolve_encoder
+
+            model = resolve_encoder(model)
         self.device = torch.device(resolve_device(device))
-        config = AutoConfig.from_pretrained(model, output_hidden_states=True)
+        config = AutoConfig.from_pretrained(model)
         n_layers = getattr(config, "num_hidden_layers", None)
         if n_layers is not None and layer > n_layers:
             raise ValueError(f"layer {layer} requested but {model} has {n_layers} hidden layers "
@@ -66,70 +78,92 @@ class NeuralAligner:
         self.layer = layer
         self.batch_size = batch_size
         self.pairs_per_batch = 4          # pairs aligned together = 4 x batch_size
+        self.chunk_pairs = 16384          # pairs whose sentences are encoded together
+        self.pad_share = 0.1              # most padding allowed in an encoder batch
         _drop_layers_above(self.encoder, layer)
-        self.max_length = max_length
+        if getattr(self.encoder, "pooler", None) is not None:
+            self.encoder.pooler = None    # the pooled output is never used
+        self.max_length = max_length or getattr(self.tokenizer, "model_max_length", 512)
+        if not isinstance(self.max_length, int) or self.max_length > 100_000:
+            self.max_length = 512
         self.model_name = str(model)
 
     # ------------------------------------------------------------ encoding
-    def _subwords(self, sents: Sequence[Sequence[str]]):
-        if getattr(self.tokenizer, "is_fast", False):
-            enc = self.tokenizer([list(s) for s in sents], is_split_into_words=True, padding=True,
-                                 truncation=True, max_length=self.max_length, return_tensors="pt")
-            word_ids = np.array([[-1 if w is None else w for w in enc.word_ids(i)]
-                                 for i in range(len(sents))], dtype=np.int64)
-            return enc, word_ids
-        enc = self.tokenizer([list(s) for s in sents], is_split_into_words=True, padding=True,
-                             truncation=True, max_length=self.max_length, return_tensors="pt")
-        word_ids = np.full(enc["input_ids"].shape, -1, dtype=np.int64)
+    def _subwords(self, sents: Sequence[Sequence[str]]) -> list[tuple[list[int], np.ndarray]]:
+        """Per sentence: input ids (with special tokens) and each one's word index (-1 for
+        special tokens), no padding."""
+        enc = self.tokenizer([list(s) for s in sents], is_split_into_words=True, truncation=True,
+                             max_length=self.max_length)
+        out = []
         for i, s in enumerate(sents):
-            pos = 1
-            for w, word in enumerate(s):
-                for _ in self.tokenizer.tokenize(word):
-                    if pos < word_ids.shape[1] - 1:
-                        word_ids[i, pos] = w
-                    pos += 1
-        return enc, word_ids
+            ids = enc["input_ids"][i]
+            if getattr(self.tokenizer, "is_fast", False):
+                words = np.array([-1 if w is None else w for w in enc.word_ids(i)], dtype=np.int64)
+            else:
+                words = np.full(len(ids), -1, dtype=np.int64)
+                pos = 1
+                for w, word in enumerate(s):
+                    for _ in self.tokenizer.tokenize(word):
+                        if pos < len(ids) - 1:
+                            words[pos] = w
+                        pos += 1
+            out.append((ids, words))
+        return out
 
-    def _encode_chunk(self, sents: Sequence[Sequence[str]]) -> _Encoded:
+    def _forward(self, ids: list[list[int]]):
+        """Hidden states of layer ``layer``; sentences of unequal length are right-padded and
+        masked (the batches hold neighbouring lengths, so there is little padding)."""
         import torch
 
-        enc, word_ids = self._subwords(sents)
+        width = max(map(len, ids))
+        pad = self.tokenizer.pad_token_id or 0
+        x = torch.as_tensor([i + [pad] * (width - len(i)) for i in ids], device=self.device)
+        kwargs = {}
+        if any(len(i) != width for i in ids):
+            kwargs["attention_mask"] = torch.as_tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids],
+                                                       device=self.device)
+        if self.layer == 0:
+            return self.encoder(input_ids=x, output_hidden_states=True, **kwargs).hidden_states[0]
+        return self.encoder(input_ids=x, **kwargs).last_hidden_state
+
+    def _length_batches(self, lengths: list[int]) -> Iterator[list[int]]:
+        """Indices sorted by length, cut into batches of at most ``batch_size`` whose padding
+        stays within ``pad_share`` of their tokens (same-length batches have none)."""
+        order = sorted(range(len(lengths)), key=lambda k: lengths[k])
+        batch: list[int] = []
+        for k in order:
+            longest = lengths[k]
+            if batch and (len(batch) >= self.batch_size
+                          or (len(batch) + 1) * longest - sum(lengths[j] for j in batch) - longest
+                          > self.pad_share * (len(batch) + 1) * longest):
+                yield batch
+                batch = []
+            batch.append(k)
+        if batch:
+            yield batch
+
+    def encode_each(self, sents: Sequence[Sequence[str]]) -> list[tuple["torch.Tensor", np.ndarray]]:
+        """Per sentence: its subword vectors (special tokens removed) and their word indices.
+
+        Each distinct sentence is encoded once, in batches of up to ``batch_size`` sentences of
+        neighbouring subword lengths (:meth:`_length_batches`)."""
+        import torch
+
+        distinct: dict[tuple[str, ...], int] = {}
+        keys = [distinct.setdefault(tuple(s), len(distinct)) for s in sents]
+        subwords = self._subwords([list(k) for k in distinct])
+        vectors: list = [None] * len(subwords)
         with torch.inference_mode():
-            hidden = self.encoder(**enc.to(self.device)).hidden_states
-            if self.layer >= len(hidden):
-                raise ValueError(f"layer {self.layer} requested but the model has {len(hidden)} hidden states")
-            out = hidden[self.layer]
-        keep = word_ids >= 0
-        lengths = keep.sum(1)
-        width = max(1, int(lengths.max()) if len(lengths) else 1)
-        pos = np.argsort(~keep, axis=1, kind="stable")[:, :width]   # kept positions first
-        inside = np.arange(width)[None, :] < lengths[:, None]
-        ids = np.where(inside, np.take_along_axis(word_ids, pos, 1), -1)
-        index = torch.as_tensor(pos, device=self.device)[..., None].expand(-1, -1, out.shape[-1])
-        vec = out.gather(1, index) * torch.as_tensor(inside, device=self.device)[..., None]
-        return _Encoded(vec, ids, lengths)
+            for chunk in self._length_batches([len(ids) for ids, _ in subwords]):
+                out = self._forward([subwords[k][0] for k in chunk])
+                for row, k in enumerate(chunk):
+                    keep = np.flatnonzero(subwords[k][1] >= 0)
+                    vectors[k] = (out[row, torch.as_tensor(keep, device=self.device)], subwords[k][1][keep])
+        return [vectors[k] for k in keys]
 
     def encode(self, sents: Sequence[Sequence[str]]) -> _Encoded:
-        """Subword vectors (special tokens removed) of ``sents``: forward passes over chunks of
-        ``batch_size`` sentences of similar length, then padded together."""
-        import torch
-
-        order = sorted(range(len(sents)), key=lambda i: sum(len(w) for w in sents[i]))
-        parts: list = [None] * len(sents)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
-            enc = self._encode_chunk([sents[i] for i in chunk])
-            for k, i in enumerate(chunk):
-                parts[i] = (enc.vectors[k, : enc.lengths[k]], enc.word_ids[k, : enc.lengths[k]])
-        lengths = np.array([len(p[1]) for p in parts], dtype=np.int64)
-        width = max(1, int(lengths.max()) if len(lengths) else 1)
-        dim = parts[0][0].shape[-1]
-        vec = torch.zeros((len(sents), width, dim), dtype=parts[0][0].dtype, device=self.device)
-        ids = np.full((len(sents), width), -1, dtype=np.int64)
-        for i, (v, w) in enumerate(parts):
-            vec[i, : len(w)] = v
-            ids[i, : len(w)] = w
-        return _Encoded(vec, ids, lengths)
+        """Subword vectors (special tokens removed) of ``sents``, padded together."""
+        return _pad(self.encode_each(sents), self.device)
 
     # ------------------------------------------------------------ aligning
     def align(self, src: Sequence[Sequence[str]], tgt: Sequence[Sequence[str]],
@@ -141,31 +175,39 @@ class NeuralAligner:
                      methods: Sequence[str] = ("itermax",)
                      ) -> dict[str, tuple[list[list[Link]], list[list[float]]]]:
         """Like :meth:`align`, plus per link the best subword similarity ``(cos + 1) / 2``."""
+        import torch
+
         bad = [m for m in methods if m not in METHODS]
         if bad:
             raise ValueError(f"unknown neural alignment method(s) {bad} (known: {list(METHODS)})")
         if len(src) != len(tgt):
             raise ValueError(f"{len(src)} source sentences but {len(tgt)} target sentences")
         out = {m: ([[] for _ in src], [[] for _ in src]) for m in methods}
-        for idx in self._batches(src, tgt):
-            res = self._align_batch([src[i] for i in idx], [tgt[i] for i in idx], methods)
-            for m in methods:
-                for k, i in enumerate(idx):
-                    out[m][0][i], out[m][1][i] = res[m][0][k], res[m][1][k]
+        for first in range(0, len(src), self.chunk_pairs):
+            part = range(first, min(len(src), first + self.chunk_pairs))
+            vecs = self.encode_each([src[i] for i in part] + [tgt[i] for i in part])
+            n = len(part)
+            with torch.inference_mode():
+                for idx in self._batches(vecs[:n], vecs[n:]):
+                    res = self._align_batch([src[first + i] for i in idx], [tgt[first + i] for i in idx],
+                                            _pad([vecs[i] for i in idx] + [vecs[n + i] for i in idx],
+                                                 self.device), methods)
+                    for m in methods:
+                        for k, i in enumerate(idx):
+                            out[m][0][first + i], out[m][1][first + i] = res[m][0][k], res[m][1][k]
         return out
 
-    def _batches(self, src, tgt) -> Iterator[list[int]]:
-        """Pair indices in batches of similar length (less padding)."""
-        order = sorted(range(len(src)), key=lambda i: len(src[i]) + len(tgt[i]))
+    def _batches(self, src_vecs, tgt_vecs) -> Iterator[list[int]]:
+        """Pair indices in batches of similar subword lengths (less padding)."""
+        order = sorted(range(len(src_vecs)), key=lambda i: (len(src_vecs[i][1]), len(tgt_vecs[i][1])))
         step = self.batch_size * self.pairs_per_batch
         for start in range(0, len(order), step):
             yield order[start:start + step]
 
-    def _align_batch(self, src, tgt, methods) -> dict[str, list[list[Link]]]:
+    def _align_batch(self, src, tgt, both: _Encoded, methods) -> dict[str, list[list[Link]]]:
         import torch
 
         empty = [not s or not t for s, t in zip(src, tgt)]
-        both = self.encode(list(src) + list(tgt))
         n = len(src)
         xs, ys = both.vectors[:n], both.vectors[n:]
         sim = similarity(xs, ys)                                 # (B, M, N)
@@ -190,6 +232,22 @@ class NeuralAligner:
             out[m] = ([[] if empty[k] else x for k, x in enumerate(links)],
                       [[] if empty[k] else x for k, x in enumerate(scores)])
         return out
+
+
+def _pad(parts: list, device) -> _Encoded:
+    """Stack per-sentence subword vectors into one zero-padded tensor."""
+    import torch
+
+    lengths = np.array([len(w) for _, w in parts], dtype=np.int64)
+    width = max(1, int(lengths.max()) if len(lengths) else 1)
+    dim = parts[0][0].shape[-1] if parts else 1
+    dtype = parts[0][0].dtype if parts else torch.float32
+    vec = torch.zeros((len(parts), width, dim), dtype=dtype, device=device)
+    ids = np.full((len(parts), width), -1, dtype=np.int64)
+    for i, (v, w) in enumerate(parts):
+        vec[i, : len(w)] = v
+        ids[i, : len(w)] = w
+    return _Encoded(vec, ids, lengths)
 
 
 def _drop_layers_above(model, layer: int) -> None:

@@ -14,7 +14,7 @@ from ..errors import InputError
 
 @main.command()
 @click.option("--source", "source", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Source CoNLL file with tags (IOB1/IOB2/BIOES).")
+              help="Source CoNLL file with tags (IOB1/IOB2/BIOES); with --source-model its tags are ignored.")
 @click.option("--target", "target", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Target CoNLL file: its tokens (tags, if any, are ignored); sentence i translates source sentence i.")
 @click.option("--output", "output", required=True, type=click.Path(dir_okay=False),
@@ -37,14 +37,16 @@ from ..errors import InputError
 @click.option("--nmt-model", type=click.Path(exists=True, file_okay=False), help="Local seq2seq translation model.")
 @click.option("--generator-model", type=click.Path(exists=True, file_okay=False),
               help="Local mT5-style candidate generator (T-Projection format).")
+@click.option("--source-model", help="Tag the source on the fly with this spaCy pipeline (name or folder), "
+                                     "OntoNotes types mapped to PER/ORG/LOC/MISC.")
 @click.option("--device", help="torch device for the models (default: cuda if available).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel eflomal runs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="eflomal seed (same seed: same output).")
 @click.pass_obj
 def project(obj, source: str, target: str, output: str, method: str, extra: tuple[tuple[str, str], ...],
             src_lang: str, tgt_lang: str, runs: int, similarity_priors: bool, min_score: float | None, scoring: str | None,
-            nmt_model: str | None, generator_model: str | None, device: str | None, workers: int,
-            seed: int) -> None:
+            nmt_model: str | None, generator_model: str | None, source_model: str | None, device: str | None,
+            workers: int, seed: int) -> None:
     """Project the spans of SOURCE onto the tokens of TARGET (label projection)."""
     from ..sources.inputs import read_token_pairs
     from ..text.tokenize import words
@@ -60,7 +62,12 @@ def project(obj, source: str, target: str, output: str, method: str, extra: tupl
             ScoringModel.load(scoring)
         except (ValueError, KeyError) as e:
             raise click.BadParameter(str(e), param_hint="--scoring") from None
-    src = read_conll(source)
+    src = read_conll(source, with_tags=not source_model)
+    if source_model:
+        from ..tagging import Tagger, tag_pretokenized
+
+        tagged = tag_pretokenized(Tagger(source_model), [s.tokens for s in src])
+        src = [Sentence(s.tokens, t.spans, s.line, s.source) for s, t in zip(src, tagged)]
     tgt = read_conll(target, with_tags=False)
     if len(src) != len(tgt):
         raise InputError(f"{source} has {len(src)} sentences but {target} has {len(tgt)}: "

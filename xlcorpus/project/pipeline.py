@@ -8,6 +8,7 @@ writes the projected target as CoNLL (IOB2) for training.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
@@ -50,6 +51,15 @@ def read_pairs(source: Path, target: Path) -> Iterator[pa.RecordBatch]:
         yield pa.RecordBatch.from_pydict(rows, schema=PAIRS_SCHEMA)
 
 
+def confidence(n_source_spans: int, projected: list[Projected]) -> float:
+    """Per-sentence projection confidence in [0, 1]: the mean over the source spans of the
+    chosen candidate's score clipped to [0, 1] (0 for a span left unprojected); 1.0 when
+    the source sentence has no span."""
+    if not n_source_spans:
+        return 1.0
+    return sum(min(1.0, max(0.0, float(p.score))) for p in projected) / n_source_spans
+
+
 def projected_rows(src: list[Sentence], tgt: list[Sentence], projected: list[list[Projected]],
                    src_lang: str, tgt_lang: str, method: str, source: str) -> list[dict]:
     """Rows of the ``projected`` table."""
@@ -64,7 +74,7 @@ def projected_rows(src: list[Sentence], tgt: list[Sentence], projected: list[lis
             "projected_spans": [{"start": p.start, "end": p.end, "label": p.label, "score": float(p.score),
                                  "source": p.source} for p in ps],
             "projected_char_spans": [c.as_dict() for c in chars],
-            "method": method, "source": source, "line": s.line})
+            "confidence": confidence(len(s.spans), ps), "method": method, "source": source, "line": s.line})
     return rows
 
 
@@ -74,9 +84,10 @@ class ProjectStage(Stage):
     name = "project"
 
     def __init__(self, src_lang: str, tgt_lang: str, options: dict, extra: list[tuple[str, str]],
-                 output_conll: str | None = None):
+                 output_conll: str | None = None, output_jsonl: str | None = None, min_confidence: float = 0.0):
         self.src_lang, self.tgt_lang = src_lang, tgt_lang
         self.options, self.extra, self.output_conll = options, extra, output_conll
+        self.output_jsonl, self.min_confidence = output_jsonl, min_confidence
         self._extra: tuple[list, list] = ([], [])
 
     def setup(self) -> None:
@@ -95,12 +106,26 @@ class ProjectStage(Stage):
                in zip(cols["tgt_tokens"], cols["position"], cols["source"])]
         opts = ProjectionOptions(**self.options)
         projected = project_corpus(src, tgt, self.src_lang, self.tgt_lang, *self._extra, opts=opts)
-        if self.output_conll:
-            write_conll(self.output_conll, [Sentence(t.tokens, [Span(p.start, p.end, p.label) for p in ps])
-                                            for t, ps in zip(tgt, projected)])
         source = cols["source"][0] if cols["source"] else ""
-        return contract("projected").batch(projected_rows(src, tgt, projected, self.src_lang, self.tgt_lang,
-                                                          opts.method, source))
+        rows = projected_rows(src, tgt, projected, self.src_lang, self.tgt_lang, opts.method, source)
+        export_silver(rows, self.output_conll, self.output_jsonl, self.min_confidence)
+        return contract("projected").batch(rows)
+
+
+def export_silver(rows: list[dict], conll: str | None, jsonl: str | None, min_confidence: float = 0.0) -> int:
+    """Write the projected target sentences whose confidence is at least ``min_confidence``
+    as CoNLL (IOB2) and/or JSON lines (character spans and ``confidence``); returns how many."""
+    keep = [r for r in rows if r["confidence"] >= min_confidence]
+    if conll:
+        write_conll(conll, [Sentence(r["tgt_tokens"], [Span(p["start"], p["end"], p["label"])
+                                                       for p in r["projected_spans"]]) for r in keep])
+    if jsonl:
+        with open(jsonl, "w", encoding="utf-8") as fh:
+            for r in keep:
+                fh.write(json.dumps({"text": r["tgt_text"], "tokens": r["tgt_tokens"],
+                                     "spans": r["projected_char_spans"], "confidence": round(r["confidence"], 4),
+                                     "line": r["line"]}, ensure_ascii=False) + "\n")
+    return len(keep)
 
 
 @dataclass
