@@ -183,14 +183,17 @@ class StagedEngine:
         report = StepReport(step.name)
         self._seen = {}
         staging = staging_root(store) / f"{run_id}-{step.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        spill = Spill(staging, step.tables)
+        spill: Spill | None = None
+        results: Iterator[UnitResult] | None = None
         start = time.perf_counter()
         errors = 0
         first_error: Reject | None = None
         try:
+            spill = Spill(staging, step.tables)
             step = self._prepared(step, staging / "_prepared")
+            results = self._results(step, staging)
             with _Progress(self.progress, step.name) as bar:
-                for unit in self._results(step, staging):
+                for unit in results:
                     report.input_rows += unit.rows_in
                     merge_stats(report.stats, unit.stats)
                     n_out = 0
@@ -217,7 +220,10 @@ class StagedEngine:
             spill.close()
             self._commit(step, store, spill, metadata, txn, report)
         finally:
-            spill.abort()
+            if results is not None:
+                results.close()  # stops the workers (killed on error) before the folder goes
+            if spill is not None:
+                spill.abort()
             shutil.rmtree(staging, ignore_errors=True)
             _remove_if_empty(staging.parent)
         report.seconds = time.perf_counter() - start
