@@ -98,8 +98,10 @@ def test_every_pipeline_gives_the_same_tables(path, ray_session, chain, tmp_path
     for t in tables:
         assert stores["local"].read(t).schema == stores["ray"].read(t).schema, t
     written = [s for s in remote.steps if not s.skipped]
+    earlier = Store(base) if base.exists() else None   # tables an earlier pipeline wrote keep its commits
     assert written and all(stores["ray"].history(t)[0]["engine"] == "ray"
-                           for s in written for t in s.versions)
+                           for s in written for t in s.versions
+                           if earlier is None or not earlier.exists(t) or stores["ray"].version(t) > earlier.version(t))
     assert [s.input_rows for s in local.steps] == [s.input_rows for s in remote.steps]
     assert [s.rows for s in local.steps] == [s.rows for s in remote.steps]
     assert [s.rejects for s in local.steps] == [s.rejects for s in remote.steps]
