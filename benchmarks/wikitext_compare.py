@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from xlcorpus.sources.wikipedia import iter_xml_pages  # noqa: E402
-from xlcorpus.sources.wikitext import (_DROP_TAGS, _IDX0, CLOSE, OPEN, _namespace, _paragraphs,  # noqa: E402
-                                       _pipe_trick, clean_wikitext, extract_links, normalize_title,
+from xlcorpus.sources.wikitext import (_DROP_TAGS, _namespace, _paragraphs, _pipe_trick,  # noqa: E402
+                                       clean_wikitext, extract_links, link_markup, normalize_title,
                                        sentences_with_links)
 from _common import interleave, print_load, ratio  # noqa: E402
 from _results import write_results  # noqa: E402
@@ -98,27 +98,8 @@ def _render(nodes: list, titles: list[str | None]) -> str:
 
 
 def _render_link(node, trail: str, titles: list[str | None]) -> str:
-    target = str(node.title)
-    ns = _namespace(target)
     label = _render(node.text.nodes, titles) if node.text is not None else None
-    if ns is not None:
-        if target.lstrip().startswith(":") and ns not in ("file", "image", "media"):
-            return (label if label is not None else target.lstrip(":")) + trail
-        return ""
-    if label is not None:
-        label = label.rpartition("|")[2] if "|" in label else label
-        if not label.strip():
-            label = _pipe_trick(target)
-    else:
-        label = target.lstrip(":")
-    label += trail
-    if not label.strip():
-        return ""
-    title = normalize_title(target)
-    if title is None or len(titles) >= 0xFFFD:
-        return label
-    titles.append(title)
-    return f"{OPEN}{chr(_IDX0 + len(titles) - 1)}{label}{CLOSE}"
+    return link_markup(str(node.title), label, trail, titles)
 
 
 CLEANERS = {"regex": clean_wikitext, "mwparserfromhell": clean_wikitext_mwp}

@@ -103,32 +103,39 @@ def _pipe_trick(target: str) -> str:
     return re.sub(r"\s*\([^()]*\)\s*$", "", t.partition(",")[0]).strip()
 
 
+def link_markup(target: str, label: str | None, trail: str, titles: list[str | None]) -> str:
+    """The text of one ``[[target|label]]trail`` (``label`` None without a pipe): an
+    article link's anchor wrapped in sentinels (its normalised title appended to
+    ``titles``), a visible ``[[:...]]`` link's text, or nothing (files, categories,
+    interlanguage links...)."""
+    ns = _namespace(target)
+    if ns is not None:
+        if target.lstrip().startswith(":") and ns not in ("file", "image", "media"):
+            return (label if label is not None else target.lstrip(":")) + trail  # visible link, no entity
+        return ""
+    if label is not None:
+        label = label.rpartition("|")[2] if "|" in label else label
+        if not label.strip():
+            label = _pipe_trick(target)
+    else:
+        label = target.lstrip(":")
+    label += trail
+    if not label.strip():
+        return ""
+    title = normalize_title(target)
+    if title is None or len(titles) >= 0xFFFD:
+        return label
+    titles.append(title)
+    return f"{OPEN}{chr(_IDX0 + len(titles) - 1)}{label}{CLOSE}"
+
+
 def _replace_links(text: str, titles: list[str | None]) -> str:
     """Replace ``[[...]]`` innermost first: article links by sentinel-wrapped anchor text
     (their normalised title appended to ``titles``), other namespaces removed."""
 
     def sub(m: re.Match) -> str:
-        inner, trail = m.group(1), m.group(2)
-        target, pipe, label = inner.partition("|")
-        ns = _namespace(target)
-        if ns is not None:
-            if target.lstrip().startswith(":") and ns not in ("file", "image", "media"):
-                return (label if pipe else target.lstrip(":")) + trail  # visible link, no entity
-            return ""  # file, image, category, interlanguage...
-        if pipe:
-            label = label.rpartition("|")[2] if "|" in label else label
-            if not label.strip():
-                label = _pipe_trick(target)
-        else:
-            label = target.lstrip(":")
-        label += trail
-        if not label.strip():
-            return ""
-        title = normalize_title(target)
-        if title is None or len(titles) >= 0xFFFD:
-            return label
-        titles.append(title)
-        return f"{OPEN}{chr(_IDX0 + len(titles) - 1)}{label}{CLOSE}"
+        target, pipe, label = m.group(1).partition("|")
+        return link_markup(target, label if pipe else None, m.group(2), titles)
 
     while True:
         new = _LINK.sub(sub, text)
