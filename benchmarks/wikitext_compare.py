@@ -4,8 +4,8 @@
 
 On the article pages of ``../shared/data/wikipedia/enwiki-…-shortened.bz2`` (and the five
 table-heavy pages of ``enwiki-table-markup.xml.bz2``), for :func:`clean_wikitext` (regular
-expressions) and :func:`clean_wikitext_mwp` (``mwparserfromhell``'s parse tree, same link
-and paragraph rules):
+expressions, the library's) and :func:`clean_wikitext_mwp` (here: ``mwparserfromhell``'s
+parse tree, same link and paragraph rules):
 
 - paragraphs, sentences (same splitter for both), characters, links kept;
 - **link offsets exact**: each link's ``text[start:end]`` equals the anchor text of a source
@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from xlcorpus.sources.wikipedia import iter_xml_pages  # noqa: E402
-from xlcorpus.sources.wikitext import (_namespace, _pipe_trick, clean_wikitext, clean_wikitext_mwp,  # noqa: E402
-                                       normalize_title, sentences_with_links)
+from xlcorpus.sources.wikitext import (_DROP_TAGS, _namespace, _paragraphs, _pipe_trick,  # noqa: E402
+                                       clean_wikitext, extract_links, link_markup, normalize_title,
+                                       sentences_with_links)
 from _common import interleave, print_load, ratio  # noqa: E402
 from _results import write_results  # noqa: E402
 
@@ -42,6 +43,65 @@ DUMPS = [SHARED / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shorte
 RESIDUE = re.compile(r"\{\{|\}\}|\{\||\|\}|\[\[|\]\]|</?(?:ref|table|tr|td|th|div|span|gallery|math|small|sup|sub)\b"
                      r"|(?:File|Image|Category|Template):|(?:style|colspan|rowspan|bgcolor|cellpadding|class|align)"
                      r"\s*=|^\s*\|[-+}]|\|\s*[A-Za-z_ ]+\s*=|&[a-z]+;", re.I | re.M)
+_MWP_DROP_TAGS = frozenset(_DROP_TAGS.split("|")) | {"ref", "table"}
+_TRAIL = re.compile(r"[a-z]+")
+
+
+def clean_wikitext_mwp(wikitext: str) -> list[tuple[str, list[Link]]]:
+    """:func:`clean_wikitext` with ``mwparserfromhell``'s parse tree instead of regular
+    expressions for the markup (templates, tags, tables, links, entities); the same link
+    rules, paragraphs and link spans (the library's private helpers)."""
+    import mwparserfromhell
+
+    titles: list[str | None] = []
+    marked = _render(mwparserfromhell.parse(wikitext, skip_style_tags=False).nodes, titles)
+    return [extract_links(p, titles) for p in _paragraphs(marked.split("\n"))]
+
+
+def _render(nodes: list, titles: list[str | None]) -> str:
+    """Visible text of parse-tree nodes, article links wrapped in sentinels."""
+    from mwparserfromhell import nodes as n
+
+    out: list[str] = []
+    trail = ""
+    for i, node in enumerate(nodes):
+        if isinstance(node, n.Text):
+            value = str(node.value)
+            if trail:  # a link's trail ([[Spree]]s) went into its anchor
+                value = value[len(trail):]
+                trail = ""
+            out.append(value)
+        elif isinstance(node, n.Wikilink):
+            nxt = nodes[i + 1] if i + 1 < len(nodes) else None
+            m = _TRAIL.match(str(nxt.value)) if isinstance(nxt, n.Text) else None
+            trail = m.group() if m else ""
+            out.append(_render_link(node, trail, titles))
+        elif isinstance(node, n.ExternalLink):
+            out.append(_render(node.title.nodes, titles) if node.title is not None
+                       else "" if node.brackets else str(node.url))
+        elif isinstance(node, n.HTMLEntity):
+            out.append(node.normalize())
+        elif isinstance(node, n.Tag):
+            tag = str(node.tag).strip().lower()
+            if tag in _MWP_DROP_TAGS:
+                continue
+            if tag == "br":
+                out.append(" ")
+            elif node.wiki_markup and tag in ("li", "dt", "dd", "hr"):
+                out.append(str(node.wiki_markup))  # a list line: dropped with its line later
+            elif node.contents is not None:
+                out.append(_render(node.contents.nodes, titles))
+        elif isinstance(node, n.Heading):
+            out.append("\n")
+        # templates, arguments, comments, parser functions: nothing visible
+    return "".join(out)
+
+
+def _render_link(node, trail: str, titles: list[str | None]) -> str:
+    label = _render(node.text.nodes, titles) if node.text is not None else None
+    return link_markup(str(node.title), label, trail, titles)
+
+
 CLEANERS = {"regex": clean_wikitext, "mwparserfromhell": clean_wikitext_mwp}
 
 

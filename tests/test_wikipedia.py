@@ -12,8 +12,7 @@ import pytest
 from xlcorpus.engine.core import Reject
 from xlcorpus.sources.wikipedia import (PAGE_SCHEMA, PagesToSentences, default_dump, read_wikipedia,
                                         resolve_title, scan_redirects)
-from xlcorpus.sources.wikitext import (clean_extractor_text, clean_wikitext, clean_wikitext_mwp, normalize_title,
-                                       split_sentences)
+from xlcorpus.sources.wikitext import clean_extractor_text, clean_wikitext, normalize_title, split_sentences
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "wikipedia"
 ENWIKI = SHARED / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
@@ -119,12 +118,6 @@ def test_german_and_french_pages_split_with_their_language_rules(lang, page, wan
 def test_languages_without_pysbd_rules_use_spacy_sentencizer():
     text = "Il-belt hija sabiħa. Hemm ħafna nies!"  # Maltese: spaCy's multi-language rules
     assert [text[s:e] for s, e in split_sentences(text, [], "mt")] == ["Il-belt hija sabiħa.", "Hemm ħafna nies!"]
-
-
-def test_mwparserfromhell_cleaner_agrees_on_markup():
-    """The parse-tree cleaner gives the same text and links on these pages."""
-    for page in (DE_PAGE, FR_PAGE):
-        assert clean_wikitext_mwp(page) == clean_wikitext(page)
 
 
 def test_bundled_dump_redirects_and_resolution():

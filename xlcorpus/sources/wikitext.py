@@ -4,8 +4,9 @@
 categories, interlanguage links, magic words, headings, lists and HTML tags; keeps the
 visible text of ``[[target|text]]``, ``[[target]]``, ``[[target]]trail`` and external
 links; and returns paragraphs of plain text with the code-point span and normalised target
-title of every article link (:func:`clean_wikitext_mwp` does the same from
-``mwparserfromhell``'s parse tree; ``benchmarks/wikitext_compare.py`` compares the two).
+title of every article link (``benchmarks/wikitext_compare.py`` compares it with a cleaner
+built on ``mwparserfromhell``'s parse tree: this one leaves less markup and keeps more
+links on the shared enwiki excerpt).
 :func:`split_sentences` cuts a paragraph into sentences with the language's rules (pysbd,
 or spaCy's sentencizer), never inside a link.
 """
@@ -102,32 +103,39 @@ def _pipe_trick(target: str) -> str:
     return re.sub(r"\s*\([^()]*\)\s*$", "", t.partition(",")[0]).strip()
 
 
+def link_markup(target: str, label: str | None, trail: str, titles: list[str | None]) -> str:
+    """The text of one ``[[target|label]]trail`` (``label`` None without a pipe): an
+    article link's anchor wrapped in sentinels (its normalised title appended to
+    ``titles``), a visible ``[[:...]]`` link's text, or nothing (files, categories,
+    interlanguage links...)."""
+    ns = _namespace(target)
+    if ns is not None:
+        if target.lstrip().startswith(":") and ns not in ("file", "image", "media"):
+            return (label if label is not None else target.lstrip(":")) + trail  # visible link, no entity
+        return ""
+    if label is not None:
+        label = label.rpartition("|")[2] if "|" in label else label
+        if not label.strip():
+            label = _pipe_trick(target)
+    else:
+        label = target.lstrip(":")
+    label += trail
+    if not label.strip():
+        return ""
+    title = normalize_title(target)
+    if title is None or len(titles) >= 0xFFFD:
+        return label
+    titles.append(title)
+    return f"{OPEN}{chr(_IDX0 + len(titles) - 1)}{label}{CLOSE}"
+
+
 def _replace_links(text: str, titles: list[str | None]) -> str:
     """Replace ``[[...]]`` innermost first: article links by sentinel-wrapped anchor text
     (their normalised title appended to ``titles``), other namespaces removed."""
 
     def sub(m: re.Match) -> str:
-        inner, trail = m.group(1), m.group(2)
-        target, pipe, label = inner.partition("|")
-        ns = _namespace(target)
-        if ns is not None:
-            if target.lstrip().startswith(":") and ns not in ("file", "image", "media"):
-                return (label if pipe else target.lstrip(":")) + trail  # visible link, no entity
-            return ""  # file, image, category, interlanguage...
-        if pipe:
-            label = label.rpartition("|")[2] if "|" in label else label
-            if not label.strip():
-                label = _pipe_trick(target)
-        else:
-            label = target.lstrip(":")
-        label += trail
-        if not label.strip():
-            return ""
-        title = normalize_title(target)
-        if title is None or len(titles) >= 0xFFFD:
-            return label
-        titles.append(title)
-        return f"{OPEN}{chr(_IDX0 + len(titles) - 1)}{label}{CLOSE}"
+        target, pipe, label = m.group(1).partition("|")
+        return link_markup(target, label if pipe else None, m.group(2), titles)
 
     while True:
         new = _LINK.sub(sub, text)
@@ -229,85 +237,6 @@ def clean_wikitext(wikitext: str) -> list[tuple[str, list[Link]]]:
     """Paragraphs of clean text, each with its article links (code-point spans)."""
     titles: list[str | None] = []
     return [extract_links(p, titles) for p in _paragraphs(_markup_to_lines(wikitext, titles))]
-
-
-# ------------------------------------------------- mwparserfromhell cleaner
-_MWP_DROP_TAGS = frozenset(_DROP_TAGS.split("|")) | {"ref", "table"}
-_TRAIL = re.compile(r"[a-z]+")
-
-
-def clean_wikitext_mwp(wikitext: str) -> list[tuple[str, list[Link]]]:
-    """:func:`clean_wikitext` with ``mwparserfromhell``'s parse tree instead of regular
-    expressions for the markup (templates, tags, tables, links, entities); the same link
-    rules, paragraphs and link spans."""
-    import mwparserfromhell
-
-    titles: list[str | None] = []
-    marked = _render(mwparserfromhell.parse(wikitext, skip_style_tags=False).nodes, titles)
-    return [extract_links(p, titles) for p in _paragraphs(marked.split("\n"))]
-
-
-def _render(nodes: list, titles: list[str | None]) -> str:
-    """Visible text of parse-tree nodes, article links wrapped in sentinels."""
-    from mwparserfromhell import nodes as n
-
-    out: list[str] = []
-    trail = ""
-    for i, node in enumerate(nodes):
-        if isinstance(node, n.Text):
-            value = str(node.value)
-            if trail:  # a link's trail ([[Spree]]s) went into its anchor
-                value = value[len(trail):]
-                trail = ""
-            out.append(value)
-        elif isinstance(node, n.Wikilink):
-            nxt = nodes[i + 1] if i + 1 < len(nodes) else None
-            m = _TRAIL.match(str(nxt.value)) if isinstance(nxt, n.Text) else None
-            trail = m.group() if m else ""
-            out.append(_render_link(node, trail, titles))
-        elif isinstance(node, n.ExternalLink):
-            out.append(_render(node.title.nodes, titles) if node.title is not None
-                       else "" if node.brackets else str(node.url))
-        elif isinstance(node, n.HTMLEntity):
-            out.append(node.normalize())
-        elif isinstance(node, n.Tag):
-            tag = str(node.tag).strip().lower()
-            if tag in _MWP_DROP_TAGS:
-                continue
-            if tag == "br":
-                out.append(" ")
-            elif node.wiki_markup and tag in ("li", "dt", "dd", "hr"):
-                out.append(str(node.wiki_markup))  # a list line: dropped with its line later
-            elif node.contents is not None:
-                out.append(_render(node.contents.nodes, titles))
-        elif isinstance(node, n.Heading):
-            out.append("\n")
-        # templates, arguments, comments, parser functions: nothing visible
-    return "".join(out)
-
-
-def _render_link(node, trail: str, titles: list[str | None]) -> str:
-    target = str(node.title)
-    ns = _namespace(target)
-    label = _render(node.text.nodes, titles) if node.text is not None else None
-    if ns is not None:
-        if target.lstrip().startswith(":") and ns not in ("file", "image", "media"):
-            return (label if label is not None else target.lstrip(":")) + trail
-        return ""
-    if label is not None:
-        label = label.rpartition("|")[2] if "|" in label else label
-        if not label.strip():
-            label = _pipe_trick(target)
-    else:
-        label = target.lstrip(":")
-    label += trail
-    if not label.strip():
-        return ""
-    title = normalize_title(target)
-    if title is None or len(titles) >= 0xFFFD:
-        return label
-    titles.append(title)
-    return f"{OPEN}{chr(_IDX0 + len(titles) - 1)}{label}{CLOSE}"
 
 
 # ------------------------------------------------------------- sentences
