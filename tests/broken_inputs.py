@@ -92,7 +92,7 @@ def build(root: Path) -> list[Case]:
         Case("pairs-missing", "run bitext-import", "bitext", run(pairs_yaml,
              f"pairs={root / 'missing.txt'}"), names=["missing.txt: does not exist"]),
         Case("lang-300-chars", "run bitext-import", "bitext", run("import_bitext.yaml", "src_lang=" + "x" * 300),
-             names=["invalid partition value"]),
+             names=["is not a language code"]),
         # Wikidata + Wikipedia
         Case("wikidata-bz2-cut", "run entitycs", "wikidata", run("entitycs.yaml",
              f"wikidata={w('wd.json.bz2', _cut(bz2.compress(wd * 20)))}"), names=["wd.json.bz2: corrupt or truncated bz2"]),

@@ -194,7 +194,7 @@ def test_stage_statistics_and_drop_reasons_are_in_the_lineage(tmp_path):
     ("codeswitch_ratio=5", "--set codeswitch_ratio: must be <= 1.0, found 5.0"),
     ("src_lang=english", "--set src_lang: 'english' is not a language code"),
     ("batch_size=0", "--set batch_size: must be > 0, found 0"),
-    ("src=/nonexistent/x.en", "--set src: /nonexistent/x.en does not exist"),
+    ("src=/nonexistent/x.en", "/nonexistent/x.en: does not exist (--set src)"),
 ])
 def test_bad_parameters_fail_before_any_step(tmp_path, setting, message):
     store = tmp_path / "s"

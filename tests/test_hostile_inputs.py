@@ -283,4 +283,11 @@ def test_store_path_under_a_file_and_a_huge_language_code(tmp_path, capsys):
     assert "a part of the path is a file, not a folder" in capsys.readouterr().err
     assert entry(run + ["--store", str(tmp_path / "s"), "--set", "src_lang=" + "x" * 300]) == 1
     err = capsys.readouterr().err
-    assert "invalid partition value" in err and "300 characters" in err and "Traceback" not in err
+    assert "is not a language code" in err and "Traceback" not in err  # refused before any step
+    from xlcorpus.errors import StoreError
+    from xlcorpus.schema import contract
+    from xlcorpus.store import Store
+
+    row = {"id": "1", "src_lang": "x" * 300, "tgt_lang": "fr", "src": "a", "tgt": "b", "source": "f", "line": 1}
+    with pytest.raises(StoreError, match="invalid partition value.*300 characters"):  # the store's own guard
+        Store(tmp_path / "t").write("bitext", contract("bitext").batch([row]))

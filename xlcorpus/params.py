@@ -95,7 +95,7 @@ def check(value: Any, meta: list[Any], where: str) -> Any:
             value = normalise_lang(value, where)
         elif isinstance(m, Exists):
             if "://" not in str(value) and not Path(value).exists():
-                raise PipelineError(f"{where}: {value} does not exist")
+                raise PipelineError(f"{value}: does not exist ({where})")
         elif isinstance(m, at.Interval):
             for bound in (at.Ge(m.ge) if m.ge is not None else None, at.Gt(m.gt) if m.gt is not None else None,
                           at.Le(m.le) if m.le is not None else None, at.Lt(m.lt) if m.lt is not None else None):
