@@ -28,7 +28,7 @@ def mask(obj, tokenizer: str, store: str, strategy: str, seed: int, max_length: 
     from ..ids import params_fingerprint
     from ..pipeline import RunReport
     from .masking import EntityMasking
-    from .pipeline import iter_entitycs
+    from ..engine.core import TableSource
 
     st = open_store(store)
     if not st.exists("entitycs"):
@@ -36,7 +36,7 @@ def mask(obj, tokenizer: str, store: str, strategy: str, seed: int, max_length: 
     flt = pads.field("tgt_lang").isin(list(langs)) if langs else None
     params = {"tokenizer": tokenizer, "strategy": strategy, "seed": seed, "max_length": max_length, "langs": langs}
     run_id = params_fingerprint(params)[:16]
-    step = Step("mask", iter_entitycs(st, 10_000, flt), [EntityMasking(tokenizer, strategy, seed, max_length)],
+    step = Step("mask", TableSource(st, "entitycs", flt, batch_size=10_000), [EntityMasking(tokenizer, strategy, seed, max_length)],
                 ["entitycs_masked"], mode="merge", source_column="id", position_column="none")
     engine = make_engine("local", workers, False, not obj.quiet)
     report = engine.run_step(step, st, run_id, {"pipeline": "mask", "params": params, "run_id": run_id})

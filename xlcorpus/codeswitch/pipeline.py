@@ -81,12 +81,6 @@ def read_table(store, table: str, filter_=None, columns: list[str] | None = None
     return store.read(table).to_table(filter=filter_, columns=columns)
 
 
-def iter_table(store, table: str, filter_, batch_size: int) -> Iterator[pa.RecordBatch]:
-    """Stream a table's rows (bounded memory); nothing when it does not exist."""
-    if store.exists(table):
-        yield from store.read(table).to_batches(filter=filter_, batch_size=batch_size)
-
-
 @dataclass
 class EntityCSPipeline(Pipeline):
     """Build ``entitycs`` from a Wikidata dump and a Wikipedia dump (defaults: bundled sample)."""
@@ -160,8 +154,3 @@ class EntityCSPipeline(Pipeline):
                        [EntityMasking(self.tokenizer, self.strategy, self.seed, self.max_length)],
                        ["entitycs_masked"], mode="merge", source_column="id", position_column="none",
                        inputs=["entitycs"])
-
-
-def iter_entitycs(store, batch_size: int, filter_=None) -> Iterator[pa.RecordBatch]:
-    """``entitycs`` rows, streamed in batches (for the masking step)."""
-    yield from iter_table(store, "entitycs", filter_, batch_size)
