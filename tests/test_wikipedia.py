@@ -215,3 +215,22 @@ def test_real_dumps_clean_text_and_spans():
         dirty = [r["text"] for r in rows if residue.search(r["text"])]
         assert len(dirty) <= 0.005 * len(rows), dirty[:5]
     assert len(rows) > 100
+
+
+def test_redirect_scan_does_not_depend_on_block_boundaries(monkeypatch, tmp_path):
+    """Blocks cut anywhere (tiny reads) give the same redirects as one whole read; a
+    ``<redirect>`` is paired with its own page's title, never with an earlier page's."""
+    from xlcorpus.sources import wikipedia
+
+    page = ("  <page>\n    <title>{t}</title>\n    <ns>0</ns>\n    <id>{i}</id>\n{r}"
+            "    <revision>\n      <text xml:space=\"preserve\">{x}</text>\n    </revision>\n  </page>\n")
+    pages = [page.format(t="Tom &amp; Jerry", i=1, r='    <redirect title="Café B" />\n', x="#REDIRECT [[Café B]]"),
+             page.format(t="Plain", i=2, r="", x="text &lt;redirect title=&quot;X&quot; /&gt; in the text"),
+             page.format(t="Old name", i=3, r='    <redirect title="New name" />\n', x="#REDIRECT [[New name]]")]
+    xml = tmp_path / "dump.xml"
+    xml.write_text("<mediawiki>\n" + "".join(pages * 3) + "</mediawiki>\n", encoding="utf-8")
+    whole = wikipedia.scan_redirects(xml)
+    assert whole == {"Tom & Jerry": "Café B", "Old name": "New name"}
+    for size in (7, 50, 333):
+        monkeypatch.setattr(wikipedia, "SCAN_BYTES", size)
+        assert wikipedia.scan_redirects(xml) == whole

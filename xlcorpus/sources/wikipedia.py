@@ -140,28 +140,49 @@ def _page_blocks(fh, path) -> Iterator[tuple[int, bytes | None]]:
         yield base + start, bytes(buf[start:pos])
 
 
+_REDIRECT = re.compile(rb'<redirect title="([^"]*)"')
+SCAN_BYTES = 1 << 22
+
+
 def scan_redirects(path: str | os.PathLike[str]) -> dict[str, str]:
     """``{source title: target title}`` of the redirect pages of an XML dump (both
-    normalised), by a fast line scan of the ``<title>`` and ``<redirect title=...>`` lines."""
+    normalised), by a byte scan: the stream is read in blocks cut after their last
+    ``</page>``, each ``<redirect title=...>`` is found with one regex search and paired
+    with the ``<title>`` of its page (the nearest one before it, with no ``</page>`` in
+    between). Page texts cannot hide a match: the dumps escape ``<``."""
     if _is_extractor(Path(path)):
         return {}
     out: dict[str, str] = {}
-    title: str | None = None
-    for _, raw in iter_lines(path):
-        line = raw.strip()
-        if line.startswith(b"<title>"):
-            title = html.unescape(line[7:].partition(b"</title>")[0].decode("utf-8", "replace"))
-        elif line.startswith(b"<redirect") and title is not None:
-            m = re.search(rb'title="([^"]*)"', line)
-            if m:
-                src = normalize_title(title)
-                dst = normalize_title(html.unescape(m.group(1).decode("utf-8", "replace")))
-                if src and dst and src != dst:
-                    out[src] = dst
-            title = None
-        elif line.startswith(b"</page>"):
-            title = None
-    return out
+    with open_input(path) as fh:
+        carry = b""
+        while True:
+            data = fh.read(SCAN_BYTES)
+            block = carry + data
+            if not data:
+                _redirects_in(block, len(block), out)
+                return out
+            cut = block.rfind(_CLOSE)
+            if cut < 0:  # no whole page yet: read on
+                carry = block
+                continue
+            cut += len(_CLOSE)
+            _redirects_in(block, cut, out)
+            carry = block[cut:]
+
+
+def _redirects_in(block: bytes, end: int, out: dict[str, str]) -> None:
+    """Add the redirects of the whole pages in ``block[:end]`` to ``out``."""
+    for m in _REDIRECT.finditer(block, 0, end):
+        title_at = block.rfind(b"<title>", 0, m.start())
+        if title_at < 0 or block.rfind(_CLOSE, title_at, m.start()) >= 0:
+            continue
+        title_end = block.find(b"</title>", title_at, m.start())
+        if title_end < 0:
+            continue
+        src = normalize_title(html.unescape(block[title_at + 7:title_end].decode("utf-8", "replace")))
+        dst = normalize_title(html.unescape(m.group(1).decode("utf-8", "replace")))
+        if src and dst and src != dst:
+            out[src] = dst
 
 
 def resolve_title(title: str, redirects: dict[str, str]) -> str:
