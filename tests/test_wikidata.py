@@ -177,6 +177,30 @@ def test_repeated_entity_is_kept_once_on_the_first_run(tmp_path):
     assert "duplicate entity Q1" in rej["reason"]
 
 
+def test_repeated_entity_in_another_byte_range_is_kept_once(tmp_path):
+    """Workers reading byte ranges of a plain dump: an entity repeated in a later range is
+    dropped at commit (the first copy kept, the drop counted in the commit metadata)."""
+    from xlcorpus.engine.core import Step
+    from xlcorpus.engine.local import LocalEngine
+    from xlcorpus.store import Store
+
+    qids = [f"Q{k}" for k in range(1, 41)] + ["Q3", "Q17"] + [f"Q{k}" for k in range(41, 61)]
+    lines = [json.dumps(entity(q, en=f"{q} {k}")) + "," for k, q in enumerate(qids)]
+    path = tmp_path / "dup.json"
+    path.write_text("[\n" + "\n".join(lines) + "\n]\n")
+    reader = read_wikidata(path, chunk_bytes=500, part_bytes=len(path.read_bytes()) // 4)
+    assert len(reader.parts(2)) >= 4
+    store = Store(tmp_path / "s")
+    step = Step("wikidata", reader, [ParseEntities(["en"])], ["wikidata_labels", "wikidata_sitelinks"],
+                mode="merge")
+    report = LocalEngine(workers=2, progress=False).run_step(step, store, "r", {})
+    labels = {r["qid"]: r["label"] for r in store.to_arrow("wikidata_labels").to_pylist()}
+    assert len(labels) == store.to_arrow("wikidata_labels").num_rows == 60
+    assert labels["Q3"] == "Q3 2" and labels["Q17"] == "Q17 16"  # the first copies
+    assert report.duplicates == 4  # two repeated entities, one label and one sitelink each
+    assert [store.history(t)[0]["duplicates"] for t in ("wikidata_labels", "wikidata_sitelinks")] == [2, 2]
+
+
 def test_seen_ids_bitmap_and_hostile_ids():
     from xlcorpus.sources.wikidata import SeenIds
 

@@ -192,3 +192,58 @@ def read_parts(contract: TableContract, files: list[PartFile]) -> pa.RecordBatch
                 yield pa.RecordBatch.from_arrays([cols[n] for n in schema.names], schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def drop_repeated_keys(files: list[PartFile], key: str = "id") -> tuple[list[PartFile], int]:
+    """Keep the first row of every ``key`` value across ``files`` (in file order, then row
+    order) and rewrite the files that hold later repeats; return the files and the number of
+    rows dropped. Workers that read byte ranges of one input each drop repeats within their
+    range; this finds the repeats between ranges. Only the ``key`` column is read (DuckDB,
+    which spills to disk), and no file is rewritten when nothing repeats."""
+    import duckdb
+
+    if len(files) < 2:
+        return files, 0
+    paths = [f.path for f in files]
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        rows = con.execute(
+            f"WITH t AS (SELECT {key} AS k, filename AS f, file_row_number AS r "
+            f"FROM read_parquet($paths, filename = true, file_row_number = true)), "
+            f"rep AS (SELECT k FROM t GROUP BY k HAVING count(*) > 1) "
+            f"SELECT t.k, t.f, t.r FROM t JOIN rep USING (k)", {"paths": paths}).fetchall()
+    finally:
+        con.close()
+    if not rows:
+        return files, 0
+    order = {p: i for i, p in enumerate(paths)}
+    first: dict[Any, tuple[int, int]] = {}
+    for k, f, r in rows:
+        at = (order[f], r)
+        if k not in first or at < first[k]:
+            first[k] = at
+    drop: dict[int, list[int]] = {}
+    for k, f, r in rows:
+        if (order[f], r) != first[k]:
+            drop.setdefault(order[f], []).append(r)
+    out = list(files)
+    for i, rows_out in drop.items():
+        out[i] = _without_rows(files[i], rows_out)
+    return out, sum(map(len, drop.values()))
+
+
+def _without_rows(part: PartFile, rows: list[int]) -> PartFile:
+    """``part`` rewritten (same path, via a temporary file) without the given row numbers."""
+    table = pq.read_table(part.path)
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[np.asarray(rows, dtype=np.int64)] = False
+    table = table.filter(pa.array(keep))
+    tmp = f"{part.path}.tmp"
+    pq.write_table(table, tmp, compression=COMPRESSION)
+    Path(tmp).replace(part.path)
+    stats = _Stats()
+    for b in table.to_batches():
+        stats.add(b)
+    stats.rows = table.num_rows
+    return PartFile(part.path, part.partition, table.num_rows, stats.json())

@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from ..errors import PipelineError, StepFailed
 from ..ids import stable_id
-from ..parts import PartFile, PartWriter
+from ..parts import PartFile, PartWriter, drop_repeated_keys
 from ..schema import contract
 from ..store import Store, Txn
 from .core import (Reject, Stage, StageStats, Stats, Step, UnitResult, apply_stages, as_stage,
@@ -88,6 +88,8 @@ class Spill:
         self.writers = {t: PartWriter(root, contract(t), prefix="main") for t in tables}
         self.files: dict[str, list[PartFile]] = {t: [] for t in tables}
         self.rows = {t: 0 for t in tables}
+        self.from_workers: set[str] = set()  # tables with files that workers wrote
+        self.duplicates = {t: 0 for t in tables}  # rows dropped as repeated keys
 
     def add(self, table: str, batch: pa.RecordBatch) -> None:
         self.writers[table].add(contract(table).validate(batch))
@@ -95,6 +97,7 @@ class Spill:
 
     def add_files(self, table: str, files: list[PartFile]) -> None:
         self.files[table].extend(files)
+        self.from_workers.add(table)
         self.rows[table] += sum(f.rows for f in files)
 
     def close(self) -> None:
@@ -204,6 +207,7 @@ class StagedEngine:
                             continue
                         batch, dropped = self._dedupe(step, table, out)
                         report.duplicates += dropped
+                        spill.duplicates[table] += dropped
                         if batch.num_rows:
                             spill.add(table, batch)
                             n_out += batch.num_rows
@@ -250,8 +254,14 @@ class StagedEngine:
                 if table in step.outputs:
                     report.rows[table] = 0
                 continue
+            if mode == "merge" and table in spill.from_workers and table in step.outputs:
+                # workers reading byte ranges drop repeated keys within their range only
+                spill.files[table], dropped = drop_repeated_keys(spill.files[table])
+                spill.rows[table] -= dropped
+                spill.duplicates[table] += dropped
+                report.duplicates += dropped
             meta = {**metadata, "rows": spill.rows[table], "step": step.name, "stages": stats,
-                    "input_rows": report.input_rows, "rejects": report.rejects}
+                    "input_rows": report.input_rows, "rejects": report.rejects, "duplicates": spill.duplicates[table]}
             commit = store.commit_files(table, spill.files[table], mode=mode, metadata=meta, txn=txn)
             report.versions[table] = commit.version
             if table in step.outputs:

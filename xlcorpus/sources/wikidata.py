@@ -13,7 +13,8 @@ The reader only splits the file into raw lines with their **byte offset** in the
 decompressed stream (cheap, one process), and drops a line that repeats an entity id seen
 before (a reject with its offset; ids are read from the line's start and kept in a bitmap
 per id letter, so a full dump costs tens of MB; a plain dump read by workers in byte ranges
-is deduplicated within each range); :class:`ParseEntities` parses them with orjson in
+is deduplicated within each range, and between ranges when the engine commits the step's
+part files in ``merge`` mode, keeping the first copy); :class:`ParseEntities` parses them with orjson in
 the engine's worker processes, so parsing scales with ``--workers``. A line that is not
 valid JSON becomes a reject whose ``position`` is its byte offset.
 
