@@ -37,7 +37,8 @@ Calibration (learned models): expected calibration error of the score of each pr
 (10 equal-width bins; a span is correct when it matches a gold span exactly, label included),
 the reliability table and precision/recall at three ``min_score`` thresholds. Speed:
 candidates + features + scoring + selection for the 799 en->es pairs in one process (the
-alignment is timed apart), best of ``--repeat`` rounds, with the machine's load printed.
+alignment is timed apart) against the min-max baseline on the same links, in ``--repeat``
+alternating rounds (``benchmarks/_common.py``: wall and CPU medians, machine load).
 
     .venv/bin/python benchmarks/projection_bench.py [--save] [--cache DIR] [--speed-only]
 
@@ -57,6 +58,8 @@ import sys
 import time
 import unicodedata
 from pathlib import Path
+
+from _common import interleave, print_load, ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -161,7 +164,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--repeat", type=int, default=3, help="speed rounds (best reported)")
+    ap.add_argument("--repeat", type=int, default=3, help="speed rounds, alternating with the baseline (median reported)")
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS))
     ap.add_argument("--cache", type=Path, help="keep alignments here between runs (development)")
     ap.add_argument("--save", action="store_true", help="write the fitted models to xlcorpus/project/models/")
@@ -268,26 +271,31 @@ def main() -> None:
 
 
 def speed(en, es, al, opts, model: ScoringModel, repeat: int) -> dict:
-    """Candidates + features + scoring + selection of the en->es pairs, one process, ``repeat`` rounds."""
-    load = os.getloadavg()
-    walls, cpus = [], []
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
+    """Candidates + features + scoring + selection of the en->es pairs, one process, against
+    the min-max baseline on the same links, in ``repeat`` alternating rounds."""
+    load = print_load("before")
+
+    def ours():
         f = candidate_features(en, es, "en", "es", al, opts, FeatureScorer(al.table, model))
-        project_with(model, en, f)
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return {"pairs": len(en), "model": model.name, "wall_s": [round(w, 3) for w in walls],
-            "cpu_s": [round(c, 3) for c in cpus], "pairs_per_s": round(len(en) / min(walls), 1),
-            "pairs_per_cpu_s": round(len(en) / min(cpus), 1), "rounds": repeat,
-            "what": "candidates + features + scoring + selection, one process (alignment apart)",
-            "load_average_before_after": [load, os.getloadavg()], "cpus": os.cpu_count(),
+        return project_with(model, en, f)
+
+    t = interleave({"baseline_minmax": lambda: [minmax(s, al.links[i]) for i, s in enumerate(en)],
+                    "ours": ours}, rounds=repeat)
+    o = t["ours"]
+    return {"pairs": len(en), "model": model.name, **o.as_dict(len(en), "pairs"),
+            "pairs_per_cpu_s": round(len(en) / o.cpu_median, 1), "rounds": repeat,
+            "baseline_minmax": t["baseline_minmax"].as_dict(len(en), "pairs"),
+            "cost_over_minmax": ratio(o, t["baseline_minmax"]),
+            "what": "candidates + features + scoring + selection, one process (alignment apart); "
+                    "baseline: min-max span of the linked target tokens, same links",
+            "load_before": load, "load_after": print_load("after"), "cpus": os.cpu_count(),
             "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def print_speed(sp: dict, out) -> None:
-    print(f"speed: {sp['pairs_per_s']:,.0f} pairs/s wall (best of {sp['rounds']}), {sp['pairs_per_cpu_s']:,.0f} "
-          f"per CPU second; load average before/after {sp['load_average_before_after']} -> {out}")
+    print(f"speed: {sp['pairs_per_s']:,.0f} pairs/s wall (median of {sp['rounds']} rounds), {sp['pairs_per_cpu_s']:,.0f} "
+          f"per CPU second; {sp['cost_over_minmax']['wall']}x the time of the min-max baseline; "
+          f"load {sp['load_before']['load_1m']} / {sp['load_after']['load_1m']} -> {out}")
 
 
 if __name__ == "__main__":

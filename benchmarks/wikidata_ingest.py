@@ -14,6 +14,10 @@ sitelinks, claims with qualifiers and references), then measures in the same run
 - peak memory (max RSS) of the step on the dump and on a dump twice as large, each in a
   fresh process.
 
+All variants run in ``--rounds`` alternating rounds (``benchmarks/_common.py``); medians of
+wall and CPU seconds (CPU of this process and its ended workers) are reported, with the
+machine load.
+
 Run: ``.venv/bin/python benchmarks/wikidata_ingest.py [--entities 3000] [--workers 1 2]``
 (the reported figures use ``--entities 40000``: 1.2 GB, so that the fixed cost of starting
 worker processes, ~0.5 s, does not hide how reading and parsing scale).
@@ -36,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from xlcorpus.codeswitch.entitycs import XLMR_LANGUAGES  # noqa: E402
+from _common import interleave, print_load  # noqa: E402
 from _results import write_results  # noqa: E402
 
 LANGS = [f"{a}{b}" for a in "abcdefghijklmnopqrstuvwxyz" for b in "aeiou"][:60] + list(XLMR_LANGUAGES)
@@ -133,17 +138,6 @@ def ours_step(path: Path, workers: int) -> int:
         return report.input_rows
 
 
-def timed(fn, *args, repeat: int = 2) -> tuple[float, float, int]:
-    """Best wall time and best CPU time of this process over ``repeat`` runs (the machine
-    may be shared: CPU time is the fair per-core comparison of in-process runs)."""
-    best, cpu, n = float("inf"), float("inf"), 0
-    for _ in range(repeat):
-        t, c = time.perf_counter(), time.process_time()
-        n = fn(*args)
-        best, cpu = min(best, time.perf_counter() - t), min(cpu, time.process_time() - c)
-    return best, cpu, n
-
-
 def peak_rss(path: Path, workers: int) -> dict[str, float]:
     """Peak RSS (MB) of a fresh process running the step, and of its largest worker.
 
@@ -167,6 +161,7 @@ def main() -> None:
     ap.add_argument("--entities", type=int, default=3000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of every variant (>= 3)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         dump = Path(d) / "dump.json"
@@ -179,14 +174,20 @@ def main() -> None:
         warm = Path(d) / "warm.json"
         write_dump(warm, 20, seed=2)
         baseline(warm), ours_parse(warm)  # imports and first-call costs out of the timings
-        runs = [("baseline json.loads loop", baseline, ()), ("ours parse (1 process, no store)", ours_parse, ())]
-        runs += [(f"ours step, {w} worker(s), Delta commit", ours_step, (w,)) for w in args.workers]
-        for name, fn, extra in runs:
-            sec, cpu, n = timed(fn, dump, *extra)
-            assert n == args.entities, (name, n)
-            results["runs"][name] = {"seconds": round(sec, 3), "entities_per_s": round(n / sec),
-                                     "mb_per_s": round(mb / sec, 1), "cpu_seconds_this_process": round(cpu, 3)}
-            print(f"{name:45s} {sec:7.2f} s  {n / sec:9,.0f} entities/s  {mb / sec:7.1f} MB/s  (CPU here {cpu:.2f} s)")
+        runs = {"baseline json.loads loop": lambda: baseline(dump),
+                "ours parse (1 process, no store)": lambda: ours_parse(dump)}
+        runs |= {f"ours step, {w} worker(s), Delta commit": (lambda w=w: ours_step(dump, w)) for w in args.workers}
+        results["load_before"] = print_load("before")
+        timings = interleave(runs, rounds=args.rounds)
+        results["load_after"] = print_load("after")
+        results["rounds"] = args.rounds
+        for name, t in timings.items():
+            assert t.result == args.entities, (name, t.result)
+            sec = t.wall_median
+            results["runs"][name] = {"seconds": round(sec, 3), **t.as_dict(args.entities, "entities"),
+                                     "mb_per_s": round(mb / sec, 1), "cpu_seconds": round(t.cpu_median, 3)}
+            print(f"{name:45s} {sec:7.2f} s  {args.entities / sec:9,.0f} entities/s  {mb / sec:7.1f} MB/s  "
+                  f"(CPU {t.cpu_median:.2f} s, medians of {args.rounds} rounds)")
         base = results["runs"]["baseline json.loads loop"]["seconds"]
         for name, r in results["runs"].items():
             r["speedup_vs_baseline"] = round(base / r["seconds"], 2)
@@ -196,8 +197,8 @@ def main() -> None:
             print("step speed-up vs 1 worker: " + ", ".join(f"{w} workers: {v}x"
                                                           for w, v in results["step_speedup_vs_1_worker"].items()))
         print("speed-up vs baseline (wall): " + ", ".join(f"{k}: {v['speedup_vs_baseline']}x" for k, v in results["runs"].items()))
-        cpu_ratio = (results["runs"]["baseline json.loads loop"]["cpu_seconds_this_process"]
-                     / results["runs"]["ours parse (1 process, no store)"]["cpu_seconds_this_process"])
+        cpu_ratio = (results["runs"]["baseline json.loads loop"]["cpu_seconds"]
+                     / results["runs"]["ours parse (1 process, no store)"]["cpu_seconds"])
         results["parse_cpu_speedup"] = round(cpu_ratio, 2)
         print(f"parse speed-up in CPU time (one core, same work): {cpu_ratio:.2f}x")
         if not args.no_memory:
