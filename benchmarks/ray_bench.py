@@ -7,10 +7,12 @@ in 1,000) and imports them with the ``bitext-import`` pipeline into two fresh st
 
 1. ``local``: ``LocalEngine(workers=W)`` (process pool);
 2. ``ray``:   ``RayEngine(workers=W)`` on a local Ray with W CPUs. Ray's start-up
-   (``ray.init``) is timed apart; the step time (read -> stages -> spill -> Delta commit)
-   is what both engines are compared on. A second Ray run shows the warm rate (worker
-   processes already started); the local engine runs twice too (before and after Ray) and
-   its best time is used.
+   (``ray.init``) and a first, cold Ray run are timed apart; then the local engine and the
+   warm Ray engine run in ``--rounds`` alternating rounds (``benchmarks/_common.py``), each
+   into a fresh store, and their median step times (read -> stages -> spill -> Delta
+   commit) are compared. Wall times are the figure to read: the CPU seconds count this
+   process and its ended children, so they include the local pool's workers but only the
+   driver for Ray (its workers are not children of this process).
 
 Both stores must hold the same rows (checked). Prints rows/s and the Ray/local ratio.
 
@@ -33,7 +35,8 @@ import random
 import tempfile
 import time
 from pathlib import Path
-from _results import write_results  # noqa: E402
+from _common import interleave, print_load
+from _results import write_results
 
 WORDS = ("the a corpus language model entity Paris river translation of and in data token "
          "sentence Malta city north old new bridge").split()
@@ -65,6 +68,7 @@ def run(engine, src: Path, tgt: Path, store_dir: Path):
 
 def parts(src: Path, tgt: Path, store_dir: Path) -> dict[str, float]:
     """Rows/s of the reader, the stages (one core) and the driver's collect + commit alone."""
+    from xlcorpus.engine.core import UnitResult
     from xlcorpus.engine.local import StagedEngine
     from xlcorpus.sources.bitext import BitextImport, ToBitext
     from xlcorpus.store import Store
@@ -82,7 +86,7 @@ def parts(src: Path, tgt: Path, store_dir: Path) -> dict[str, float]:
     class Replay(StagedEngine):  # the driver's part only: dedupe, spill, commit
         def _results(self, step, staging):
             for batch, rejects, n_in in results:
-                yield {"bitext": batch}, rejects, n_in
+                yield UnitResult({"bitext": batch}, rejects, n_in)
 
     step = next(iter(pipe.steps(None)))
     t = time.perf_counter()
@@ -103,6 +107,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=500_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--object-store-mb", type=int, default=768)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of local and warm Ray (>= 3)")
     args = ap.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -117,16 +122,23 @@ def main() -> None:
         src, tgt = write_pairs(tmp_path, args.pairs)
         out["generate_s"] = time.perf_counter() - t
 
-        local_store, local, local_s = run(LocalEngine(workers=args.workers, progress=False), src, tgt,
-                                          tmp_path / "local")
         t = time.perf_counter()
         init_ray(args.workers, object_store_mb=args.object_store_mb)
         out["ray_init_s"] = time.perf_counter() - t
         ray_store, cold, cold_s = run(RayEngine(workers=args.workers, progress=False), src, tgt, tmp_path / "ray")
-        _, warm, warm_s = run(RayEngine(workers=args.workers, progress=False), src, tgt, tmp_path / "ray2")
-        _, _, local2_s = run(LocalEngine(workers=args.workers, progress=False), src, tgt, tmp_path / "local2")
-        local_s = min(local_s, local2_s)  # best of two local runs (one before, one after Ray)
+        out["load_before"] = print_load("before")
+        fresh = iter(range(1_000_000))
 
+        def variant(engine_cls):
+            def go():
+                return run(engine_cls(workers=args.workers, progress=False), src, tgt, tmp_path / f"s{next(fresh)}")
+            return go
+
+        timings = interleave({"local": variant(LocalEngine), "ray": variant(RayEngine)}, rounds=args.rounds)
+        out["load_after"] = print_load("after")
+        local_store, local, local_s = timings["local"].result[0], timings["local"].result[1], timings["local"].wall_median
+        warm_s = timings["ray"].wall_median
+        out["rounds"] = {k: v.as_dict(args.pairs, "rows") for k, v in timings.items()}
         same = all(sorted(local_store.to_arrow(t).column("id").to_pylist())
                    == sorted(ray_store.to_arrow(t).column("id").to_pylist())
                    for t in ("bitext", "bitext_rejects"))
