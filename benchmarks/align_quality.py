@@ -16,6 +16,10 @@ Same run, each configuration with and without the extra bitext:
 
 eflomal is stochastic: numbers move by a few tenths of a point between runs.
 
+A quality benchmark: its figures are scores, the same on any machine for a given seed,
+so there is no speed baseline to interleave; the seconds it prints are for information,
+next to the machine load (``benchmarks/_common.py``).
+
 Run: ``.venv/bin/python benchmarks/align_quality.py [--skip-ablations]``
 Writes ``benchmarks/results/align_quality.json``.
 """
@@ -27,7 +31,8 @@ import json
 import sys
 import time
 from pathlib import Path
-from _results import write_results  # noqa: E402
+from _common import print_load
+from _results import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -90,6 +95,7 @@ def main() -> None:
     args = ap.parse_args()
     if not SHARED.exists():
         sys.exit(f"{SHARED} is absent")
+    load_before = print_load("before")
     src, tgt, gold = load_gold()
     t0 = time.perf_counter()
     xs, xt = load_multi30k()
@@ -107,6 +113,7 @@ def main() -> None:
         label = "intersection" if name == "plain" else kw.get("symmetrize", "vote")
         results[name] = {"gold_only": run(src, tgt, gold, {}, label, **kw),
                          "with_multi30k": run(src, tgt, gold, {"extra_src": xs, "extra_tgt": xt}, label, **kw)}
+    results["load_before"], results["load_after"] = load_before, print_load("after")
     write_results("align_quality", results, indent=1)
     print(json.dumps({k: v for k, v in results.items() if k.startswith("ours_default") or k == "plain"}, indent=1))
 

@@ -7,7 +7,10 @@ tokens). For the fine labels (7 classes) and the merged labels (5 classes), on t
 folds: the CRF, a majority-class baseline and a lookup baseline (each training token's most
 frequent label, exact then lower-cased form; unseen -> majority). Scores are over the pooled
 held-out predictions (accuracy, macro-F1, per-class precision/recall/F1), plus the mean and
-standard deviation of per-fold accuracy. Results go to ``benchmarks/results/etymology_cv.json``.
+standard deviation of per-fold accuracy.
+A quality benchmark: its figures are scores, the same on any machine for a given seed,
+so there is no speed baseline to interleave; the seconds it prints are for information,
+next to the machine load (``benchmarks/_common.py``). Results go to ``benchmarks/results/etymology_cv.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import platform
 import sys
 import time
 from pathlib import Path
-from _results import write_results  # noqa: E402
+from _common import print_load
+from _results import write_results
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = REPO.parent / "shared" / "data" / "maltese" / "etymology-annotations.dev.tsv"
@@ -35,7 +39,8 @@ def main() -> int:
     from xlcorpus.translit.etymology import cross_validate, read_annotations
 
     sentences = read_annotations(args.annotations)
-    result = {"benchmark": "etymology_cv", "annotations": args.annotations.name, "python": platform.python_version()}
+    result = {"benchmark": "etymology_cv", "annotations": args.annotations.name, "python": platform.python_version(),
+              "load_before": print_load("before")}
     for labels in ("fine", "merged"):
         start = time.perf_counter()
         cv = cross_validate(sentences, labels, args.folds, args.seed)
@@ -50,6 +55,7 @@ def main() -> int:
             print(f"{m:10} {r['accuracy']:9.4f} {r['macro_f1']:9.4f}  "
                   + "  ".join(f"{r['per_class'].get(c, {}).get('f1', 0.0):14.4f}" for c in classes)
                   + f"   (fold acc {r['fold_accuracy_mean']:.4f} +- {r['fold_accuracy_std']:.4f})")
+    result["load_after"] = print_load("after")
     print(f"\nwrote {write_results('etymology_cv', result)}")
     return 0
 
