@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from . import __version__
 from .errors import XlcorpusError
+from .cli_types import INPUT_FILE
 
 DEFAULT_STORE = "store"
 # Modules that add commands to the ``main`` group (imported lazily, at start-up).
@@ -263,7 +264,7 @@ def history(obj: Ctx, table: str, store: str, as_json: bool) -> None:
 @click.option("--table", "tables_", multiple=True, help="Tables to include (default: all).")
 @click.option("--move", is_flag=True, help="Move an existing release to the current versions.")
 @click.option("--model", help="Tag text instead: a spaCy pipeline name or folder (with --input, --output).")
-@click.option("--input", "input_", type=click.Path(exists=True, dir_okay=False),
+@click.option("--input", "input_", type=INPUT_FILE,
               help="With --model: CoNLL (tags ignored) or JSON lines ({'text'} or {'tokens'}).")
 @click.option("--output", type=click.Path(dir_okay=False),
               help="With --model: CoNLL with IOB2 tags, or JSON lines with character spans if it ends in .jsonl.")

@@ -10,6 +10,7 @@ import click
 from ..cli import eval_group, main, open_store, store_option
 from ..sources.inputs import read_pair_lines, read_token_pairs
 from .symmetrize import METHODS
+from ..cli_types import INPUT_FILE
 
 
 
@@ -23,7 +24,7 @@ def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
 
 
 @main.command()
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--input", "input_path", required=True, type=INPUT_FILE,
               help="Tokenized pairs, one 'src ||| tgt' per line.")
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False),
               help="Links, one line of 0-indexed 'i-j' per pair.")
@@ -32,7 +33,7 @@ def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
                              "('minilm': the packaged all-MiniLM-L6-v2).")
 @click.option("--symmetrize", default="vote", show_default=True,
               type=click.Choice(list(METHODS) + ["vote"]), help="eflomal symmetrization.")
-@click.option("--extra-bitext", nargs=2, multiple=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--extra-bitext", nargs=2, multiple=True, type=INPUT_FILE,
               metavar="SRC_FILE TGT_FILE", help="More tokenized line-parallel bitext for eflomal "
               "training only (repeatable).")
 @click.option("--runs", type=click.IntRange(min=0), default=0, show_default=True,
@@ -83,12 +84,12 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
 
 
 @eval_group.command("align")
-@click.option("--gold", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--gold", required=True, type=INPUT_FILE,
               help="Gold links: 'i-j' sure, 'ipj' possible, one line per pair.")
-@click.option("--pred", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--pred", required=True, type=INPUT_FILE,
               help="Predicted links, 0-indexed 'i-j'.")
 @click.option("--gold-one-indexed", is_flag=True, help="Gold indices start at 1.")
-@click.option("--pairs", type=click.Path(exists=True, dir_okay=False),
+@click.option("--pairs", type=INPUT_FILE,
               help="The 'src ||| tgt' file: a gold or predicted link outside its sentence is an error.")
 @click.option("--lenient", is_flag=True, help="Skip links outside the sentences (or below the index base), "
               "counted in 'skipped' and listed on stderr, instead of failing.")
@@ -149,7 +150,7 @@ def igt() -> None:
 
 
 @igt.command("convert")
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--input", "input_path", required=True, type=INPUT_FILE)
 @click.option("--from", "src_fmt", required=True, type=click.Choice(["toolbox", "cldf"]))
 @click.option("--to", "dst_fmt", required=True, type=click.Choice(["toolbox", "cldf"]))
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))

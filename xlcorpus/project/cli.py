@@ -10,19 +10,20 @@ import click
 
 from ..cli import eval_group, main
 from ..errors import InputError
+from ..cli_types import INPUT_FILE
 
 
 @main.command()
-@click.option("--source", "source", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--source", "source", required=True, type=INPUT_FILE,
               help="Source CoNLL file with tags (IOB1/IOB2/BIOES); with --source-model its tags are ignored.")
-@click.option("--target", "target", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--target", "target", required=True, type=INPUT_FILE,
               help="Target CoNLL file: its tokens (tags, if any, are ignored); sentence i translates source sentence i.")
 @click.option("--output", "output", required=True, type=click.Path(dir_okay=False),
               help="Projected target: CoNLL (IOB2), or JSON lines with character spans if it ends in .jsonl.")
 @click.option("--method", type=click.Choice(["features", "nmt", "minmax"]), default="features", show_default=True,
               help="features: CPU scorer, no model; nmt: translation-probability scorer (--nmt-model); "
                    "minmax: alignment baseline.")
-@click.option("--extra-bitext", "extra", nargs=2, multiple=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--extra-bitext", "extra", nargs=2, multiple=True, type=INPUT_FILE,
               metavar="SRC_FILE TGT_FILE", help="More line-parallel text for the aligner (repeatable).")
 @click.option("--src-lang", default="en", show_default=True)
 @click.option("--tgt-lang", default="es", show_default=True)
@@ -95,8 +96,8 @@ def project(obj, source: str, target: str, output: str, method: str, extra: tupl
 
 
 @eval_group.command("spans")
-@click.option("--gold", required=True, type=click.Path(exists=True, dir_okay=False), help="Gold CoNLL or JSON lines.")
-@click.option("--pred", required=True, type=click.Path(exists=True, dir_okay=False), help="Predicted CoNLL or JSON lines.")
+@click.option("--gold", required=True, type=INPUT_FILE, help="Gold CoNLL or JSON lines.")
+@click.option("--pred", required=True, type=INPUT_FILE, help="Predicted CoNLL or JSON lines.")
 @click.option("--examples", type=click.IntRange(min=0), default=0, show_default=True,
               help="Add up to N examples of each error kind.")
 def eval_spans(gold: str, pred: str, examples: int) -> None:

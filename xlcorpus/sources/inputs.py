@@ -76,6 +76,8 @@ def codec_of(path: PathLike) -> str | None:
 
 def _open_raw(path: PathLike) -> BinaryIO:
     """Open the file itself; every OS failure becomes an InputError naming it."""
+    if is_uri(path) and str(path).split("://", 1)[0].lower() in ARROW_SCHEMES:
+        return _open_arrow(str(path))
     if is_uri(path):
         import fsspec
 
@@ -89,6 +91,55 @@ def _open_raw(path: PathLike) -> BinaryIO:
         return open(path, "rb", buffering=BUFFER)
     except OSError as exc:
         raise os_input_error(path, exc) from None
+
+
+ARROW_SCHEMES = {"s3", "gs", "gcs", "abfs", "abfss", "hdfs"}
+
+
+def _open_arrow(uri: str) -> BinaryIO:
+    """An object-store file through pyarrow's own filesystems (credentials and endpoint from
+    the environment, e.g. ``AWS_ENDPOINT_URL``), which need no extra package."""
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+    try:
+        fs, inner = pafs.FileSystem.from_uri(uri)
+        info = fs.get_file_info(inner)
+        if info.type == pafs.FileType.NotFound:
+            raise input_error(uri, "does not exist")
+        if info.type == pafs.FileType.Directory:
+            raise input_error(uri, "is a folder, not a file")
+        return io.BufferedReader(_ArrowRaw(fs.open_input_file(inner)), BUFFER)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise input_error(uri, f"cannot be opened: {exc}") from None
+
+
+class _ArrowRaw(io.RawIOBase):
+    """A pyarrow random-access file as a raw stream (so that it can be buffered and peeked)."""
+
+    def __init__(self, f) -> None:
+        self._f = f
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._f.seek(pos, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def readinto(self, b) -> int:
+        data = self._f.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
 
 
 def os_input_error(path: PathLike, exc: OSError) -> InputError:

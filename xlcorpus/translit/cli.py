@@ -7,11 +7,12 @@ import json
 import click
 
 from ..cli import main
+from ..cli_types import INPUT_FILE
 
 
 @main.command()
 @click.option("--lang", required=True, help="Language of the input (BCP-47 or ISO 639; mapped to ISO 639-3).")
-@click.option("--input", "input_", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--input", "input_", required=True, type=INPUT_FILE,
               help="Text file, one sentence per line (plain, .gz, .bz2, .xz).")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="Romanized text, line by line.")
 @click.option("--offsets", type=click.Path(dir_okay=False),
@@ -48,7 +49,7 @@ def etymology() -> None:
 
 
 @etymology.command("train")
-@click.option("--annotations", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--annotations", required=True, type=INPUT_FILE,
               help="TSV: id, token, category[, category_merged].")
 @click.option("--model", "model_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder (model.crfsuite + meta.json).")
@@ -67,7 +68,7 @@ def etymology_train(obj, annotations: str, model_dir: str, labels: str) -> None:
 
 @etymology.command("eval")
 @click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--annotations", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--annotations", required=True, type=INPUT_FILE)
 def etymology_eval(model_dir: str, annotations: str) -> None:
     """Print JSON: accuracy, macro-F1 and per-class F1 of a model on annotations."""
     from .etymology import EtymologyTagger, evaluate, read_annotations
@@ -77,7 +78,7 @@ def etymology_eval(model_dir: str, annotations: str) -> None:
 
 
 @etymology.command("cv")
-@click.option("--annotations", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--annotations", required=True, type=INPUT_FILE)
 @click.option("--labels", type=click.Choice(["fine", "merged"]), default="fine", show_default=True)
 @click.option("--folds", type=click.IntRange(min=2), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
