@@ -7,7 +7,8 @@ files to the table (:meth:`xlcorpus.store.Store.add_files`): a rename and a log 
 second read or write of the data.
 
 Layout under the staging folder: ``TABLE/col=value/.../<prefix>-<n>.parquet`` (values
-percent-encoded); :func:`read_parts` reads them back with the partition columns.
+percent-encoded); :func:`read_parts` reads them back with the partition columns. A writer given
+a ``filesystem`` (a bucket of a remote store) writes there instead of the local disk.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import quote
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .schema import TableContract
@@ -38,6 +40,7 @@ class PartFile:
     partition: dict[str, str] = field(default_factory=dict)
     rows: int = 0
     stats: str = ""  # Delta ``stats`` JSON
+    size: int = 0  # bytes
 
 
 def partition_dir(partition: dict[str, str]) -> str:
@@ -49,12 +52,15 @@ class PartWriter:
     """Writes validated batches of one table into part files under ``root/TABLE/``.
 
     Rows are split by partition value; each partition gets one open file (a new one after
-    ``max_rows`` rows). :meth:`close` finishes the files and returns them.
+    ``max_rows`` rows). :meth:`close` finishes the files and returns them. ``folder`` replaces
+    ``root/TABLE``; with ``filesystem`` the files go there (paths are that filesystem's).
     """
 
-    def __init__(self, root: Path, contract: TableContract, prefix: str | None = None,
-                 max_rows: int = 8_000_000):
-        self.root = Path(root) / contract.name
+    def __init__(self, root: Path | str, contract: TableContract, prefix: str | None = None,
+                 max_rows: int = 8_000_000, filesystem: pafs.FileSystem | None = None,
+                 folder: str | None = None):
+        self.root = folder if folder is not None else str(Path(root) / contract.name)
+        self.fs = filesystem
         self.contract = contract
         self.prefix = prefix or uuid.uuid4().hex[:12]
         self.max_rows = max_rows
@@ -66,7 +72,7 @@ class PartWriter:
         # dictionary pages for flat string columns only: on integer lists (offsets,
         # alignments) they cost time and make the file larger
         self._dictionary = [f.name for f in self.file_schema if pa.types.is_string(f.type)]
-        self._open: dict[tuple[str, ...], tuple[pq.ParquetWriter, str, _Stats]] = {}
+        self._open: dict[tuple[str, ...], tuple[pq.ParquetWriter, Any, str, _Stats]] = {}
         self._done: list[PartFile] = []
         self._n = 0
 
@@ -102,13 +108,17 @@ class PartWriter:
         entry = self._open.get(key)
         if entry is None:
             part = dict(zip(self.keys, key))
-            folder = self.root / partition_dir(part) if part else self.root
-            folder.mkdir(parents=True, exist_ok=True)
-            path = str(folder / f"{self.prefix}-{self._n:05d}.parquet")
+            folder = "/".join(p for p in (self.root, partition_dir(part)) if p)
+            path = f"{folder}/{self.prefix}-{self._n:05d}.parquet"
             self._n += 1
-            entry = (pq.ParquetWriter(path, self.file_schema, compression=COMPRESSION,
-                                      use_dictionary=self._dictionary), path, _Stats())
-        writer, path, stats = entry
+            if self.fs is None:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+                sink = pa.OSFile(path, "wb")
+            else:
+                sink = self.fs.open_output_stream(path)
+            entry = (pq.ParquetWriter(sink, self.file_schema, compression=COMPRESSION,
+                                      use_dictionary=self._dictionary), sink, path, _Stats())
+        writer, _, path, stats = entry
         writer.write_batch(batch)
         stats.add(batch)
         self._open[key] = entry
@@ -116,9 +126,11 @@ class PartWriter:
             self._finish(key)
 
     def _finish(self, key: tuple[str, ...]) -> None:
-        writer, path, stats = self._open.pop(key)
+        writer, sink, path, stats = self._open.pop(key)
         writer.close()
-        self._done.append(PartFile(path, dict(zip(self.keys, key)), stats.rows, stats.json()))
+        size = sink.tell()
+        sink.close()
+        self._done.append(PartFile(path, dict(zip(self.keys, key)), stats.rows, stats.json(), size))
 
     def close(self) -> list[PartFile]:
         """Finish every open file; return all files written (in order)."""
@@ -129,8 +141,9 @@ class PartWriter:
 
     def abort(self) -> None:
         """Close open files without keeping them (their folder is removed by the caller)."""
-        for writer, _, _ in self._open.values():
+        for writer, sink, _, _ in self._open.values():
             writer.close()
+            sink.close()
         self._open.clear()
 
 
@@ -176,7 +189,8 @@ class _Stats:
                            "nullCount": self.nulls}, ensure_ascii=False)
 
 
-def read_parts(contract: TableContract, files: list[PartFile]) -> pa.RecordBatchReader:
+def read_parts(contract: TableContract, files: list[PartFile],
+               filesystem: pafs.FileSystem | None = None) -> pa.RecordBatchReader:
     """The rows of ``files`` (partition columns restored), in file order, as one stream."""
     import pyarrow.dataset as pads
 
@@ -184,7 +198,7 @@ def read_parts(contract: TableContract, files: list[PartFile]) -> pa.RecordBatch
 
     def batches():
         for f in files:
-            ds = pads.dataset(f.path, format="parquet")
+            ds = pads.dataset(f.path, format="parquet", filesystem=filesystem)
             for b in ds.to_batches(batch_size=64 * 1024):
                 cols = {n: b.column(n) for n in b.schema.names}
                 for k, v in f.partition.items():
