@@ -191,7 +191,10 @@ class _Stats:
 
 def read_parts(contract: TableContract, files: list[PartFile],
                filesystem: pafs.FileSystem | None = None) -> pa.RecordBatchReader:
-    """The rows of ``files`` (partition columns restored), in file order, as one stream."""
+    """The rows of ``files`` (partition columns restored), in file order, as one stream.
+
+    Files on a ``filesystem`` (a remote store's, served by deltalake) are read in a thread of
+    their own, so that a deltalake operation consuming the stream (a merge) can do so."""
     import pyarrow.dataset as pads
 
     schema = contract.arrow_schema
@@ -205,4 +208,27 @@ def read_parts(contract: TableContract, files: list[PartFile],
                     cols[k] = pa.array([v] * b.num_rows, schema.field(k).type)
                 yield pa.RecordBatch.from_arrays([cols[n] for n in schema.names], schema=schema)
 
-    return pa.RecordBatchReader.from_batches(schema, batches())
+    return pa.RecordBatchReader.from_batches(schema, batches() if filesystem is None else _in_thread(batches))
+
+
+def _in_thread(produce: Any, depth: int = 2) -> Any:
+    """The items of ``produce()``, made in another thread (at most ``depth`` ahead)."""
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    end = object()
+
+    def run() -> None:
+        try:
+            for item in produce():
+                items.put(item)
+            items.put(end)
+        except BaseException as exc:  # noqa: BLE001 - raised in the consumer
+            items.put(exc)
+
+    threading.Thread(target=run, daemon=True, name="xlcorpus-read-parts").start()
+    while (item := items.get()) is not end:
+        if isinstance(item, BaseException):
+            raise item
+        yield item

@@ -27,7 +27,7 @@ environment or from ``storage_options`` (deltalake's keys: ``AWS_ACCESS_KEY_ID``
 ``AWS_ENDPOINT_URL``...), which are never written anywhere. On ``s3://`` every commit relies
 on conditional writes (``If-None-Match``); before its first commit to a bucket a process
 checks that the endpoint honours them and refuses to write if it does not (see
-:func:`conditional_writes_hold`).
+:mod:`xlcorpus.conditional`).
 """
 
 from __future__ import annotations
@@ -185,7 +185,10 @@ class Store:
 
     def check_writable(self) -> None:
         """Refuse to commit to an ``s3://`` endpoint that ignores conditional writes."""
-        if self.root.startswith(("s3://", "s3a://")) and not conditional_writes_hold(self):
+        from .conditional import conditional_writes_hold
+
+        if self.root.startswith(("s3://", "s3a://")) and \
+                conditional_writes_hold(self.root, self.storage_options) is False:
             raise StoreError(
                 f"store {self.root}: the S3 endpoint ignores conditional writes (If-None-Match), so two "
                 "writers could overwrite each other's commits; refusing to write. Use an endpoint that "
@@ -478,7 +481,8 @@ class Store:
         if not DeltaTable.is_deltatable(uri, storage_options=self.storage_options):
             return out
         try:
-            rows = DeltaTable(uri, storage_options=self.storage_options).to_pyarrow_table().to_pylist()
+            dt = DeltaTable(uri, storage_options=self.storage_options)  # (threads: an abort at exit on S3)
+            rows = dt.to_pyarrow_dataset().to_table(use_threads=False).to_pylist()
             for r in sorted(rows, key=lambda r: r["name"]):
                 versions = json.loads(r["versions"])
                 if not isinstance(versions, dict) or not all(isinstance(v, int) for v in versions.values()):
@@ -510,8 +514,8 @@ class Store:
         """
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", name or ""):
             raise StoreError(f"invalid release name {name!r}: letters, digits, '.', '_', '-' (max 64)")
-        versions = {t: self.version(t) for t in (tables if tables is not None else self.tables())}
         self.check_writable()
+        versions = {t: self.version(t) for t in (tables if tables is not None else self.tables())}
         for attempt in range(TAG_ATTEMPTS):
             if name in self.releases() and not overwrite:
                 raise StoreError(f"release {name!r} exists (pass overwrite=True to move it)")
@@ -621,48 +625,3 @@ def _maybe_json(value: Any) -> Any:
         return json.loads(value)
     except (TypeError, json.JSONDecodeError):
         return value
-
-
-_WRITES_HOLD: dict[tuple, bool] = {}
-
-
-def conditional_writes_hold(store: Store) -> bool:
-    """Whether the store's S3 endpoint refuses a second create of the same object, which
-    every Delta commit relies on (deltalake writes ``_delta_log/N.json`` with
-    ``If-None-Match: *``; an endpoint that ignores it lets a commit silently replace another).
-
-    Checked once per process and endpoint with a real race on a scratch table
-    (``STORE/_xlcorpus_probe/ID``, removed after): two handles opened at the same version
-    commit one after the other; the second must land as the next version, not replace the
-    first. ``AWS_S3_ALLOW_UNSAFE_RENAME=true`` (option or environment: one writer only)
-    skips the check.
-    """
-    options = {k.lower(): v for k, v in (store.storage_options or {}).items()}
-    unsafe = options.get("aws_s3_allow_unsafe_rename", os.environ.get("AWS_S3_ALLOW_UNSAFE_RENAME", ""))
-    if unsafe.lower() in {"1", "true", "yes"}:
-        return True
-    bucket = store.root.split("/")[2]
-    key = (bucket, tuple(sorted(options.items())), os.environ.get("AWS_ENDPOINT_URL"))
-    if key not in _WRITES_HOLD:
-        _WRITES_HOLD[key] = _probe_conditional_writes(store)
-    return _WRITES_HOLD[key]
-
-
-def _probe_conditional_writes(store: Store) -> bool:
-    from deltalake import DeltaTable, Schema
-    from deltalake.transaction import create_table_with_add_actions
-
-    rel = f"_xlcorpus_probe/{uuid.uuid4().hex}"
-    uri, opts = f"{store.root}/{rel}", store.storage_options
-    schema = Schema.from_arrow(pa.schema([("x", pa.int8())]))
-    try:
-        create_table_with_add_actions(uri, schema, [], mode="error", storage_options=opts)
-        first, second = DeltaTable(uri, storage_options=opts), DeltaTable(uri, storage_options=opts)
-        for handle in (first, second):
-            handle.create_write_transaction([], mode="append", schema=schema)
-        return DeltaTable(uri, storage_options=opts).version() == 2
-    finally:
-        try:
-            store.filesystem().delete_dir(rel)
-        except OSError:
-            log.warning("could not remove the scratch table %s", uri)
