@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -47,11 +48,12 @@ def _moto_server() -> str | None:
     return str(here) if here.exists() else shutil.which("moto_server")
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    """``moto_server`` on 127.0.0.1 at a free port with bucket ``xlcorpus-test``; the
-    environment points deltalake, DuckDB views and the CLI at it (AWS_ENDPOINT_URL,
-    AWS_ALLOW_HTTP...) while the session runs. Yields the endpoint URL."""
+@contextlib.contextmanager
+def moto_endpoint(bucket: str = S3_BUCKET):
+    """Run ``moto_server`` on 127.0.0.1 at a free port with ``bucket``, the environment
+    pointing deltalake, DuckDB views and the CLI at it (AWS_ENDPOINT_URL, AWS_ALLOW_HTTP...);
+    yields the endpoint URL (None when moto_server is not installed). Also used by
+    benchmarks/s3_bench.py."""
     import socket
     import subprocess
     import time
@@ -59,26 +61,26 @@ def s3_endpoint():
 
     exe = _moto_server()
     if exe is None:
-        pytest.skip("moto_server is absent: pip install 'xlcorpus[test]' (moto[server])")
+        yield None
+        return
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(urllib.request.Request(f"{url}/{S3_BUCKET}", method="PUT"), timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"moto_server did not start on {url}")
-            time.sleep(0.1)
     saved = {k: os.environ.get(k) for k in [*S3_ENV, "AWS_ENDPOINT_URL"]}
-    os.environ.update(S3_ENV, AWS_ENDPOINT_URL=url)
     try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(urllib.request.Request(f"{url}/{bucket}", method="PUT"), timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start on {url}") from None
+                time.sleep(0.1)
+        os.environ.update(S3_ENV, AWS_ENDPOINT_URL=url)
         yield url
     finally:
         for k, v in saved.items():
@@ -88,6 +90,15 @@ def s3_endpoint():
                 os.environ[k] = v
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A local S3 endpoint (:func:`moto_endpoint`) for the session; skips without moto."""
+    with moto_endpoint() as url:
+        if url is None:
+            pytest.skip("moto_server is absent: pip install 'xlcorpus[test]' (moto[server])")
+        yield url
 
 
 @pytest.fixture
