@@ -131,7 +131,8 @@ def test_conflict_error_is_raised_in_process(store, monkeypatch):
         store.write("bitext", contract("bitext").batch([]))
 
 
-def test_error_mode_on_an_existing_table_is_a_conflict(store):
+def test_error_mode_on_an_existing_table_is_a_conflict(any_store):
+    store = any_store
     """deltalake's ``DeltaError`` for a table that exists (mode ``error``) becomes ConflictError."""
     seed(store)
     before = store.version("bitext")

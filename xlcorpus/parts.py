@@ -115,6 +115,7 @@ class PartWriter:
                 Path(folder).mkdir(parents=True, exist_ok=True)
                 sink = pa.OSFile(path, "wb")
             else:
+                self.fs.create_dir(folder, recursive=True)
                 sink = self.fs.open_output_stream(path)
             entry = (pq.ParquetWriter(sink, self.file_schema, compression=COMPRESSION,
                                       use_dictionary=self._dictionary), sink, path, _Stats())

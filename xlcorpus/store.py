@@ -171,8 +171,8 @@ class Store:
         if getattr(self, "_fs", None) is None:
             import pyarrow.fs as pafs
 
-            if self.is_local:
-                self._fs = pafs.SubTreeFileSystem(self.root, pafs.LocalFileSystem())
+            if self.is_local or self.root.startswith("file://"):
+                self._fs = pafs.SubTreeFileSystem(self.root.removeprefix("file://"), pafs.LocalFileSystem())
             else:
                 from deltalake.fs import DeltaStorageHandler
 

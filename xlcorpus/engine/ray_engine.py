@@ -16,8 +16,9 @@ How a :class:`~xlcorpus.engine.core.Step` maps onto Ray Data:
 - **outputs**: when the step deduplicates nothing, each worker writes its outputs to Parquet
   part files in the run's staging folder itself (in the bucket for a remote store:
   :class:`~xlcorpus.staging.Staging`) and sends back only the file list, so the driver's
-  memory does not grow with the output and it commits the files without reading them; otherwise results come back in input order
-  (``preserve_order``) and are deduplicated and spilled by the driver. Either way
+  memory does not grow with the output and it commits the files without reading them;
+  otherwise results come back in input order (``preserve_order``) and are deduplicated and
+  spilled by the driver. Either way
   :class:`~xlcorpus.engine.local.StagedEngine` commits exactly as for the local engine: one
   Delta commit per table carrying the step's transaction, nothing committed if the run fails.
 
