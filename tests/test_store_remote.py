@@ -233,3 +233,22 @@ def test_redact_covers_messages_and_log_records():
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "options: %s", ({"k": SECRET},), None)
     RedactFilter().filter(record)
     assert SECRET not in record.getMessage() and "***" in record.getMessage()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.7])
+def test_identical_runs_at_once_into_s3_leave_each_row_once(s3_root, tmp_path, delay):
+    pairs = tmp_path / "p.txt"
+    pairs.write_text("".join(f"source {i} ||| cible {i}\n" for i in range(2000)), encoding="utf-8")
+    args = EXE + ["run", str(IMPORT), "--store", s3_root, "--set", f"pairs={pairs}", "--set", "src=", "--set", "tgt="]
+    a = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    b = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for p in (a, b):
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0 or (p.returncode == 1 and "another writer" in err), err
+        assert "Traceback" not in err
+    store = Store(s3_root)
+    ids = store.to_arrow("bitext", columns=["id"]).column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == 2000
+    live = {f"bitext/{p}" for p in store._delta("bitext").get_add_actions(flatten=True).column("path").to_pylist()}
+    assert set(files_under(store, "bitext/_staging")) <= live  # the loser's staged files are gone
