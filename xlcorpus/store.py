@@ -40,8 +40,8 @@ import re
 import time
 import unicodedata
 import uuid
-from datetime import datetime, timezone
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -51,15 +51,13 @@ import pyarrow.compute as pc
 from . import __version__
 from .errors import ConflictError, QueryError, StoreError
 from .parts import PartFile, partition_dir, read_parts
-
-if TYPE_CHECKING:
-    import pyarrow.fs as pafs
 from .schema import TABLE_NAME, TableContract, contract
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pyarrow.dataset imports pandas: keep it out of worker start-up
     import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
 
 Mode = Literal["append", "overwrite", "merge", "error"]
 Txn = tuple[str, int]  # a Delta app transaction: (app_id, version)
