@@ -51,7 +51,7 @@ def conditional_writes_hold(root: str, options: Mapping[str, str] | None) -> boo
     if (s3_setting(options, "aws_s3_allow_unsafe_rename") or "").lower() in TRUE:
         return True
     endpoint = s3_setting(options, "aws_endpoint_url", "aws_endpoint", "aws_endpoint_url_s3")
-    if not endpoint or urlparse(endpoint).hostname.endswith(".amazonaws.com"):
+    if not endpoint or (urlparse(endpoint).hostname or "").endswith(".amazonaws.com"):
         return True  # AWS S3: conditional writes since August 2024
     key = (endpoint, root.split("/")[2], s3_setting(options, "aws_access_key_id"))
     if key not in _ANSWERS:
