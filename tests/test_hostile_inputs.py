@@ -199,13 +199,13 @@ def test_unreadable_and_read_only_paths_via_the_cli(tmp_path, monkeypatch, capsy
     import xlcorpus.store as store_mod
 
     def denied(*a, **kw):
-        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "s" / "_releases.lock"))
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "s" / "_releases"))
 
     Store(tmp_path / "s")
-    monkeypatch.setattr(store_mod, "_locked", denied)
+    monkeypatch.setattr(store_mod.Store, "_put_release", denied)
     assert entry(["tag", "v1", "--store", str(tmp_path / "s")]) == 1
     err = capsys.readouterr().err
-    assert err == f"error: {tmp_path / 's' / '_releases.lock'}: permission denied\n"
+    assert err == f"error: {tmp_path / 's' / '_releases'}: permission denied\n"
 
 
 def test_extra_bitext_reader_is_strict_and_shared(tmp_path):

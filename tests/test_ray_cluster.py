@@ -93,3 +93,35 @@ def test_two_nodes_write_their_parts_and_match_the_local_engine(cluster, tmp_pat
         assert a == b, table
     assert ray_store.transaction_version("bitext", "cluster-test") == 1
     assert not any((tmp_path / "ray" / "_staging").glob("*"))
+
+
+def test_two_nodes_write_parts_into_the_bucket_and_the_driver_adds_them(cluster, s3_endpoint, s3_root, tmp_path):
+    """With an ``s3://`` store, the workers of both nodes write their part files under each
+    table's staging prefix in the bucket; the driver's commit adds them where they are."""
+    import pyarrow.fs as pafs
+
+    from xlcorpus.engine.ray_engine import RayEngine
+
+    files = []
+    for i in range(4):
+        path = tmp_path / f"in{i}.txt"
+        path.write_text("".join(f"s{i}-{k} ||| t{i}-{k}\n" for k in range(200)) + "no separator\n", encoding="utf-8")
+        files.append(path)
+    (tmp_path / "nodes").mkdir()
+    options = {"AWS_ENDPOINT_URL": s3_endpoint, "AWS_ALLOW_HTTP": "true", "AWS_REGION": "us-east-1",
+               "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}  # the workers get them with the store
+    store = Store(s3_root, options)
+    step = Step("import", FileParts(files), [NodeLog(str(tmp_path / "nodes")), ToBitext("en", "fr")], ["bitext"],
+                mode="merge")
+    report = RayEngine(workers=2, progress=False, address=cluster.address).run_step(step, store, "r", {})
+    assert report.rows["bitext"] == 4 * 200 and report.rejects == 4
+    assert len({line for f in (tmp_path / "nodes").iterdir() for line in f.read_text().split()}) == 2
+    for table in ("bitext", "bitext_rejects"):
+        paths = store._delta(table).get_add_actions(flatten=True).column("path").to_pylist()
+        written = store.filesystem().get_file_info(pafs.FileSelector(f"{table}/_staging", recursive=True))
+        assert paths and all(p.startswith("_staging/") for p in paths)  # added where they were written
+        assert {i.path for i in written if i.is_file} == {f"{table}/{p}" for p in paths}  # nothing else left
+    ids = store.to_arrow("bitext", columns=["id"]).column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == 800
+    assert sorted(store.to_arrow("bitext", columns=["src"]).column("src").to_pylist()) == sorted(
+        f"s{i}-{k}" for i in range(4) for k in range(200))

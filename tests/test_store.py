@@ -20,7 +20,8 @@ def batch(n, lang="fr", start=0):
     return contract("bitext").batch(rows(n, lang, start))
 
 
-def test_write_read_versions_and_time_travel(store):
+def test_write_read_versions_and_time_travel(any_store):
+    store = any_store
     assert store.write("bitext", batch(3), metadata={"pipeline": "p"}) == 0
     assert store.write("bitext", batch(2, "de")) == 1
     assert store.count("bitext") == 5
@@ -40,7 +41,8 @@ def test_partitions_on_disk(store):
     assert sorted(os.listdir(f"{root}/src_lang=en")) == ["tgt_lang=de", "tgt_lang=fr"]
 
 
-def test_merge_never_duplicates_ids(store):
+def test_merge_never_duplicates_ids(any_store):
+    store = any_store
     store.write("bitext", batch(3), mode="merge")
     store.write("bitext", batch(5), mode="merge")  # 3 old + 2 new
     table = store.to_arrow("bitext")
@@ -48,7 +50,8 @@ def test_merge_never_duplicates_ids(store):
     assert len(set(table.column("id").to_pylist())) == 5
 
 
-def test_lineage_in_history(store):
+def test_lineage_in_history(any_store):
+    store = any_store
     meta = {"pipeline": "bitext-import", "params": {"src_lang": "en"}, "inputs": {"src": "abc"},
             "rows": 3, "run_id": "r1", "fingerprint": "fp"}
     store.write("bitext", batch(3), metadata=meta)
@@ -61,7 +64,8 @@ def test_lineage_in_history(store):
     assert store.last_fingerprint("bitext") == "fp"
 
 
-def test_invalid_batches_are_refused_and_nothing_is_written(store):
+def test_invalid_batches_are_refused_and_nothing_is_written(any_store):
+    store = any_store
     store.write("bitext", batch(2))
     bad = batch(2).set_column(3, "src", pa.array(["x", None]))
     with pytest.raises(SchemaError, match="'src' is not nullable"):
@@ -84,7 +88,8 @@ def test_bad_partition_values(store, value):
     assert not store.exists("bitext") or store.count("bitext") == 0
 
 
-def test_releases(store):
+def test_releases(any_store):
+    store = any_store
     store.write("bitext", batch(2))
     assert store.tag("v1") == {"bitext": 0}
     store.write("bitext", batch(3, "de"))
@@ -99,7 +104,8 @@ def test_releases(store):
         store.read("bitext", release="nope")
 
 
-def test_sql_views_versions_and_read_only(store, tmp_path):
+def test_sql_views_versions_and_read_only(any_store, tmp_path):
+    store = any_store
     store.write("bitext", batch(2))
     store.write("bitext", batch(3, "de"))
     q = "SELECT tgt_lang, count(*) AS n FROM bitext GROUP BY ALL ORDER BY tgt_lang"
@@ -114,7 +120,8 @@ def test_sql_views_versions_and_read_only(store, tmp_path):
         store.sql("SELECT 1", at={"nosuch": 0})
 
 
-def test_polars_reads_the_same_table(store):
+def test_polars_reads_the_same_table(any_store):
+    store = any_store
     store.write("bitext", [batch(2), batch(3, "de")])
     df = store.scan("bitext").filter(pl.col("tgt_lang") == "de").collect()
     assert df.height == 3 and df.schema["line"] == pl.Int64

@@ -34,10 +34,9 @@ WRITER = textwrap.dedent("""
         while not pathlib.Path(barrier).exists():
             time.sleep(0.005)
     try:
-        if via == "files":  # part files written first, then added without rewriting
-            import tempfile
-            from xlcorpus.parts import PartWriter
-            w = PartWriter(tempfile.mkdtemp(dir=root), c)
+        if via == "files":  # part files written first (in the bucket for s3://), then added as they are
+            from xlcorpus.staging import Staging
+            w = Staging(Store(root).ref(), f"w-{lang}").writer("bitext", "w")
             for b in batches():
                 w.add(b)
             v = Store(root).add_files("bitext", w.close(), mode=mode)
@@ -61,7 +60,8 @@ def seed(store: Store, n=5):
     store.write("bitext", contract("bitext").batch(rows))
 
 
-def test_sigkill_mid_write_leaves_previous_version_intact(store):
+def test_sigkill_mid_write_leaves_previous_version_intact(any_store):
+    store = any_store
     seed(store)
     # 1000 rows per batch, 0.05 s between batches, a small target file size -> files appear early
     proc = spawn(store.root, "de", 10_000, delay=0.01)
@@ -77,7 +77,8 @@ def test_sigkill_mid_write_leaves_previous_version_intact(store):
 
 
 @pytest.mark.parametrize("via", ["write", "files"])
-def test_two_concurrent_appends_both_land_exactly_once(store, tmp_path, via):
+def test_two_concurrent_appends_both_land_exactly_once(any_store, tmp_path, via):
+    store = any_store
     seed(store)
     barrier = tmp_path / "go"
     a = spawn(store.root, "de", 20, barrier=str(barrier), via=via)
@@ -92,7 +93,8 @@ def test_two_concurrent_appends_both_land_exactly_once(store, tmp_path, via):
     assert Store(store.root).version("bitext") == 2
 
 
-def test_concurrent_merge_and_append_never_half_visible(store, tmp_path):
+def test_concurrent_merge_and_append_never_half_visible(any_store, tmp_path):
+    store = any_store
     """A merge racing an append: both land, or the merge fails with ConflictError and none of
     its rows are visible."""
     seed(store)
@@ -129,7 +131,8 @@ def test_conflict_error_is_raised_in_process(store, monkeypatch):
         store.write("bitext", contract("bitext").batch([]))
 
 
-def test_error_mode_on_an_existing_table_is_a_conflict(store):
+def test_error_mode_on_an_existing_table_is_a_conflict(any_store):
+    store = any_store
     """deltalake's ``DeltaError`` for a table that exists (mode ``error``) becomes ConflictError."""
     seed(store)
     before = store.version("bitext")

@@ -1,17 +1,18 @@
-"""``xlcorpus check``: verify every table of a local store and say what is wrong.
+"""``xlcorpus check``: verify every table of a store (local or remote) and say what is wrong.
 
 For each table: every commit file of ``_delta_log`` is JSON lines (a cut or damaged commit
 is named with its line), the table loads, and every data file its latest version refers to
-is present with the size the log gives. ``_releases.json`` must be readable and name
-existing versions. Nothing is changed.
+is present with the size the log gives. The releases (the ``_releases`` table, or an older
+store's ``_releases.json``) must be readable and name existing versions. Nothing is changed.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import unquote
+
+import pyarrow.fs as pafs
 
 from .errors import StoreError
 from .store import Store
@@ -27,19 +28,22 @@ class TableCheck:
 
 def check_table(store: Store, table: str) -> TableCheck:
     """The problems of one table (empty when it is sound)."""
-    root = Path(store.uri(table))
+    fs = store.filesystem()
     problems: list[str] = []
-    for commit in sorted((root / "_delta_log").glob("*.json")):
+    logs = fs.get_file_info(pafs.FileSelector(f"{table}/_delta_log", allow_not_found=True))
+    for commit in sorted(i.path for i in logs if i.is_file and i.path.endswith(".json")):
+        where = store.location(commit)
         try:
-            lines = commit.read_bytes().splitlines()
+            with fs.open_input_stream(commit) as fh:
+                lines = bytes(fh.read()).splitlines()
         except OSError as exc:
-            problems.append(f"{commit}: cannot be read: {exc.strerror}")
+            problems.append(f"{where}: cannot be read: {exc.strerror or exc}")
             continue
         for n, line in enumerate(lines, 1):
             try:
                 json.loads(line)
             except (UnicodeDecodeError, json.JSONDecodeError):
-                problems.append(f"{commit}:{n}: not a JSON action (a cut or damaged commit)")
+                problems.append(f"{where}:{n}: not a JSON action (a cut or damaged commit)")
                 break
     if problems:
         return TableCheck(table, None, 0, problems)
@@ -50,19 +54,18 @@ def check_table(store: Store, table: str) -> TableCheck:
         sizes = actions.column("size_bytes").to_pylist()
     except StoreError as exc:
         return TableCheck(table, None, 0, [str(exc)])
-    for rel, size in zip(paths, sizes):
-        f = root / unquote(rel)
-        if not f.is_file():
-            problems.append(f"{f}: data file of table {table!r} v{dt.version()} is missing")
-        elif f.stat().st_size != size:
-            problems.append(f"{f}: {f.stat().st_size} bytes, but the log of table {table!r} says {size}")
+    found = fs.get_file_info([f"{table}/{unquote(rel)}" for rel in paths])
+    for info, size in zip(found, sizes):
+        where = store.location(info.path)
+        if not info.is_file:
+            problems.append(f"{where}: data file of table {table!r} v{dt.version()} is missing")
+        elif info.size != size:
+            problems.append(f"{where}: {info.size} bytes, but the log of table {table!r} says {size}")
     return TableCheck(table, dt.version(), len(paths), problems)
 
 
 def check_store(store: Store) -> tuple[list[TableCheck], list[str]]:
     """Checks of every table, and the problems of the store itself (releases)."""
-    if not store.is_local:
-        raise StoreError("check supports local stores only in this version")
     results = [check_table(store, t) for t in store.tables()]
     problems: list[str] = []
     try:

@@ -34,9 +34,27 @@ COMMAND_MODULES: list[str] = [
 
 
 def store_option(f):
+    """``--store`` and ``--storage-option KEY=VALUE`` (repeatable; read by :func:`open_store`)."""
+    f = click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE", expose_value=False,
+                     callback=_storage_options,
+                     help="Option of a remote store (deltalake's keys, e.g. AWS_SECRET_ACCESS_KEY; repeatable). "
+                          "The environment (AWS_*, GOOGLE_*, AZURE_*) is read too; values are never printed.")(f)
     return click.option("--store", "store", type=click.Path(file_okay=False), envvar="XLCORPUS_STORE",
                         default=DEFAULT_STORE, show_default=True,
                         help="Store directory or URI (env XLCORPUS_STORE).")(f)
+
+
+def _storage_options(ctx: click.Context, _param: click.Parameter, items: tuple[str, ...]) -> None:
+    from .redact import remember
+
+    options = {}
+    for n, item in enumerate(items, 1):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():  # never echo the item: it may hold a secret
+            raise click.BadParameter(f"option {n} is not KEY=VALUE", param_hint="--storage-option")
+        options[key.strip()] = value
+    remember(options)
+    ctx.meta["xlcorpus.storage_options"] = options
 
 
 class Ctx:
@@ -67,17 +85,23 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Build cross-lingual corpora into versioned Delta Lake tables and query them."""
+    from .redact import install
+
     level = logging.WARNING - 10 * verbose if not quiet else logging.ERROR
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    install()
     ctx.obj = Ctx(verbose, quiet)
 
 
-def open_store(path: str, must_exist: bool = True):
+def open_store(path: str, must_exist: bool = True, create: bool = True):
+    """The store at ``path``, with the command's ``--storage-option`` values."""
     from .store import Store
 
     if must_exist and "://" not in path and not Path(path).is_dir():
         raise click.ClickException(f"store {path!r} does not exist (run a pipeline first, or pass --store)")
-    return Store(path)
+    ctx = click.get_current_context(silent=True)
+    options = ctx.meta.get("xlcorpus.storage_options") if ctx is not None else None
+    return Store(path, options or None, create=create)
 
 
 # -------------------------------------------------------------------- run
@@ -109,9 +133,7 @@ def run(obj: Ctx, pipeline_file: str, store: str, overrides: tuple[str, ...], wo
 
     spec = pl.load(pipeline_file, list(overrides))
     if dry_run:
-        from .store import Store
-
-        plan = pl.dry_run(spec.pipeline, Store(store, create=False))
+        plan = pl.dry_run(spec.pipeline, open_store(store, must_exist=False, create=False))
         click.echo(json.dumps(plan, indent=2, default=str) if as_json else format_plan(plan))
         return
     st = open_store(store, must_exist=False)
@@ -428,7 +450,9 @@ def entry(argv: list[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
-    click.echo(f"error: {message}", err=True)
+    from .redact import redact
+
+    click.echo(f"error: {redact(message)}", err=True)
     return 1
 
 

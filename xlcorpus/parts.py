@@ -7,7 +7,8 @@ files to the table (:meth:`xlcorpus.store.Store.add_files`): a rename and a log 
 second read or write of the data.
 
 Layout under the staging folder: ``TABLE/col=value/.../<prefix>-<n>.parquet`` (values
-percent-encoded); :func:`read_parts` reads them back with the partition columns.
+percent-encoded); :func:`read_parts` reads them back with the partition columns. A writer given
+a ``filesystem`` (a bucket of a remote store) writes there instead of the local disk.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import quote
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .schema import TableContract
@@ -38,6 +40,7 @@ class PartFile:
     partition: dict[str, str] = field(default_factory=dict)
     rows: int = 0
     stats: str = ""  # Delta ``stats`` JSON
+    size: int = 0  # bytes
 
 
 def partition_dir(partition: dict[str, str]) -> str:
@@ -49,12 +52,15 @@ class PartWriter:
     """Writes validated batches of one table into part files under ``root/TABLE/``.
 
     Rows are split by partition value; each partition gets one open file (a new one after
-    ``max_rows`` rows). :meth:`close` finishes the files and returns them.
+    ``max_rows`` rows). :meth:`close` finishes the files and returns them. ``folder`` replaces
+    ``root/TABLE``; with ``filesystem`` the files go there (paths are that filesystem's).
     """
 
-    def __init__(self, root: Path, contract: TableContract, prefix: str | None = None,
-                 max_rows: int = 8_000_000):
-        self.root = Path(root) / contract.name
+    def __init__(self, root: Path | str, contract: TableContract, prefix: str | None = None,
+                 max_rows: int = 8_000_000, filesystem: pafs.FileSystem | None = None,
+                 folder: str | None = None):
+        self.root = folder if folder is not None else str(Path(root) / contract.name)
+        self.fs = filesystem
         self.contract = contract
         self.prefix = prefix or uuid.uuid4().hex[:12]
         self.max_rows = max_rows
@@ -66,7 +72,7 @@ class PartWriter:
         # dictionary pages for flat string columns only: on integer lists (offsets,
         # alignments) they cost time and make the file larger
         self._dictionary = [f.name for f in self.file_schema if pa.types.is_string(f.type)]
-        self._open: dict[tuple[str, ...], tuple[pq.ParquetWriter, str, _Stats]] = {}
+        self._open: dict[tuple[str, ...], tuple[pq.ParquetWriter, Any, str, _Stats]] = {}
         self._done: list[PartFile] = []
         self._n = 0
 
@@ -102,13 +108,18 @@ class PartWriter:
         entry = self._open.get(key)
         if entry is None:
             part = dict(zip(self.keys, key))
-            folder = self.root / partition_dir(part) if part else self.root
-            folder.mkdir(parents=True, exist_ok=True)
-            path = str(folder / f"{self.prefix}-{self._n:05d}.parquet")
+            folder = "/".join(p for p in (self.root, partition_dir(part)) if p)
+            path = f"{folder}/{self.prefix}-{self._n:05d}.parquet"
             self._n += 1
-            entry = (pq.ParquetWriter(path, self.file_schema, compression=COMPRESSION,
-                                      use_dictionary=self._dictionary), path, _Stats())
-        writer, path, stats = entry
+            if self.fs is None:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+                sink = pa.OSFile(path, "wb")
+            else:
+                self.fs.create_dir(folder, recursive=True)
+                sink = self.fs.open_output_stream(path)
+            entry = (pq.ParquetWriter(sink, self.file_schema, compression=COMPRESSION,
+                                      use_dictionary=self._dictionary), sink, path, _Stats())
+        writer, _, path, stats = entry
         writer.write_batch(batch)
         stats.add(batch)
         self._open[key] = entry
@@ -116,9 +127,11 @@ class PartWriter:
             self._finish(key)
 
     def _finish(self, key: tuple[str, ...]) -> None:
-        writer, path, stats = self._open.pop(key)
+        writer, sink, path, stats = self._open.pop(key)
         writer.close()
-        self._done.append(PartFile(path, dict(zip(self.keys, key)), stats.rows, stats.json()))
+        size = sink.tell()
+        sink.close()
+        self._done.append(PartFile(path, dict(zip(self.keys, key)), stats.rows, stats.json(), size))
 
     def close(self) -> list[PartFile]:
         """Finish every open file; return all files written (in order)."""
@@ -129,8 +142,9 @@ class PartWriter:
 
     def abort(self) -> None:
         """Close open files without keeping them (their folder is removed by the caller)."""
-        for writer, _, _ in self._open.values():
+        for writer, sink, _, _ in self._open.values():
             writer.close()
+            sink.close()
         self._open.clear()
 
 
@@ -176,45 +190,63 @@ class _Stats:
                            "nullCount": self.nulls}, ensure_ascii=False)
 
 
-def read_parts(contract: TableContract, files: list[PartFile]) -> pa.RecordBatchReader:
-    """The rows of ``files`` (partition columns restored), in file order, as one stream."""
+def read_parts(contract: TableContract, files: list[PartFile],
+               filesystem: pafs.FileSystem | None = None) -> pa.RecordBatchReader:
+    """The rows of ``files`` (partition columns restored), in file order, as one stream.
+
+    Files on a ``filesystem`` (a remote store's, served by deltalake) are read in a thread of
+    their own, so that a deltalake operation consuming the stream (a merge) can do so."""
     import pyarrow.dataset as pads
 
     schema = contract.arrow_schema
 
     def batches():
         for f in files:
-            ds = pads.dataset(f.path, format="parquet")
+            ds = pads.dataset(f.path, format="parquet", filesystem=filesystem)
             for b in ds.to_batches(batch_size=64 * 1024):
                 cols = {n: b.column(n) for n in b.schema.names}
                 for k, v in f.partition.items():
                     cols[k] = pa.array([v] * b.num_rows, schema.field(k).type)
                 yield pa.RecordBatch.from_arrays([cols[n] for n in schema.names], schema=schema)
 
-    return pa.RecordBatchReader.from_batches(schema, batches())
+    return pa.RecordBatchReader.from_batches(schema, batches() if filesystem is None else _in_thread(batches))
 
 
-def drop_repeated_keys(files: list[PartFile], key: str = "id") -> tuple[list[PartFile], int]:
+def _in_thread(produce: Any, depth: int = 2) -> Any:
+    """The items of ``produce()``, made in another thread (at most ``depth`` ahead)."""
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    end = object()
+
+    def run() -> None:
+        try:
+            for item in produce():
+                items.put(item)
+            items.put(end)
+        except BaseException as exc:  # noqa: BLE001 - raised in the consumer
+            items.put(exc)
+
+    threading.Thread(target=run, daemon=True, name="xlcorpus-read-parts").start()
+    while (item := items.get()) is not end:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def drop_repeated_keys(files: list[PartFile], key: str = "id",
+                       filesystem: pafs.FileSystem | None = None) -> tuple[list[PartFile], int]:
     """Keep the first row of every ``key`` value across ``files`` (in file order, then row
     order) and rewrite the files that hold later repeats; return the files and the number of
     rows dropped. Workers that read byte ranges of one input each drop repeats within their
-    range; this finds the repeats between ranges. Only the ``key`` column is read (DuckDB,
-    which spills to disk), and no file is rewritten when nothing repeats."""
-    import duckdb
-
+    range; this finds the repeats between ranges. Only the ``key`` column is read (by DuckDB,
+    which spills to disk, for local files; by Arrow on ``filesystem``), and no file is
+    rewritten when nothing repeats."""
     if len(files) < 2:
         return files, 0
     paths = [f.path for f in files]
-    con = duckdb.connect()
-    try:
-        con.execute("SET preserve_insertion_order = false")
-        rows = con.execute(
-            f"WITH t AS (SELECT {key} AS k, filename AS f, file_row_number AS r "
-            f"FROM read_parquet($paths, filename = true, file_row_number = true)), "
-            f"rep AS (SELECT k FROM t GROUP BY k HAVING count(*) > 1) "
-            f"SELECT t.k, t.f, t.r FROM t JOIN rep USING (k)", {"paths": paths}).fetchall()
-    finally:
-        con.close()
+    rows = _repeats(paths, key) if filesystem is None else _repeats_arrow(paths, key, filesystem)
     if not rows:
         return files, 0
     order = {p: i for i, p in enumerate(paths)}
@@ -229,21 +261,57 @@ def drop_repeated_keys(files: list[PartFile], key: str = "id") -> tuple[list[Par
             drop.setdefault(order[f], []).append(r)
     out = list(files)
     for i, rows_out in drop.items():
-        out[i] = _without_rows(files[i], rows_out)
+        out[i] = _without_rows(files[i], rows_out, filesystem)
     return out, sum(map(len, drop.values()))
 
 
-def _without_rows(part: PartFile, rows: list[int]) -> PartFile:
-    """``part`` rewritten (same path, via a temporary file) without the given row numbers."""
-    table = pq.read_table(part.path)
+def _repeats(paths: list[str], key: str) -> list[tuple[Any, str, int]]:
+    """``(key, file, row number)`` of every row whose key occurs more than once (local files)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        return con.execute(
+            f"WITH t AS (SELECT {key} AS k, filename AS f, file_row_number AS r "
+            f"FROM read_parquet($paths, filename = true, file_row_number = true)), "
+            f"rep AS (SELECT k FROM t GROUP BY k HAVING count(*) > 1) "
+            f"SELECT t.k, t.f, t.r FROM t JOIN rep USING (k)", {"paths": paths}).fetchall()
+    finally:
+        con.close()
+
+
+def _repeats_arrow(paths: list[str], key: str, fs: pafs.FileSystem) -> list[tuple[Any, str, int]]:
+    """Like :func:`_repeats` for files on ``fs`` (the key columns are held in memory)."""
+    parts = []
+    for p in paths:
+        col = pq.read_table(p, columns=[key], filesystem=fs).column(key).combine_chunks()
+        parts.append(pa.table({"k": col, "f": pa.array([p] * len(col), pa.string()),
+                               "r": pa.array(np.arange(len(col), dtype=np.int64))}))
+    t = pa.concat_tables(parts)
+    counts = t.group_by("k").aggregate([("k", "count")])
+    rep = counts.filter(pc.greater(counts["k_count"], 1))["k"]
+    t = t.filter(pc.is_in(t["k"], value_set=rep))
+    return list(zip(t["k"].to_pylist(), t["f"].to_pylist(), t["r"].to_pylist()))
+
+
+def _without_rows(part: PartFile, rows: list[int], fs: pafs.FileSystem | None = None) -> PartFile:
+    """``part`` rewritten (same path, via a temporary file where the filesystem can rename)
+    without the given row numbers."""
+    table = pq.read_table(part.path, filesystem=fs)
     keep = np.ones(table.num_rows, dtype=bool)
     keep[np.asarray(rows, dtype=np.int64)] = False
     table = table.filter(pa.array(keep))
-    tmp = f"{part.path}.tmp"
-    pq.write_table(table, tmp, compression=COMPRESSION)
-    Path(tmp).replace(part.path)
+    if fs is None:
+        tmp = f"{part.path}.tmp"
+        pq.write_table(table, tmp, compression=COMPRESSION)
+        Path(tmp).replace(part.path)
+        size = Path(part.path).stat().st_size
+    else:  # an object store: one PUT replaces the object whole
+        pq.write_table(table, part.path, compression=COMPRESSION, filesystem=fs)
+        size = fs.get_file_info(part.path).size
     stats = _Stats()
     for b in table.to_batches():
         stats.add(b)
     stats.rows = table.num_rows
-    return PartFile(part.path, part.partition, table.num_rows, stats.json())
+    return PartFile(part.path, part.partition, table.num_rows, stats.json(), size)

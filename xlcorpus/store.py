@@ -5,8 +5,9 @@ Layout::
     STORE/
       bitext/                 one Delta table per output (Parquet partitions + _delta_log/)
       bitext_rejects/         records a run could not use, same store
-      _releases.json          named releases: {name: {table: version}}
-      _staging/RUN/           a running pipeline's spill files (removed after commit)
+      _releases/              named releases: a small Delta table (name, versions, tagged_at)
+      _staging/RUN/           a running pipeline's part files (local stores; removed after commit)
+      TABLE/_staging/RUN/     the same in a remote store: the commit adds them where they are
 
 Every write is one Delta commit: it is all visible or not at all (a writer killed mid-write
 leaves orphan Parquet files that no version references, and the previous version intact).
@@ -20,19 +21,27 @@ Write modes:
 ``merge``      insert only rows whose ``id`` is not in the table yet (idempotent reruns;
                a concurrent commit to the same table makes it fail with ConflictError).
 ``error``      create the table; fail if it exists.
+
+Remote stores (``s3://``, ``gs://``, ``az://``...) take their credentials from the
+environment or from ``storage_options`` (deltalake's keys: ``AWS_ACCESS_KEY_ID``,
+``AWS_ENDPOINT_URL``...), which are never written anywhere. On ``s3://`` every commit relies
+on conditional writes (``If-None-Match``); before its first commit to a bucket a process
+checks that the endpoint honours them and refuses to write if it does not (see
+:mod:`xlcorpus.conditional`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import os
+import random
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -48,6 +57,7 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pyarrow.dataset imports pandas: keep it out of worker start-up
     import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
 
 Mode = Literal["append", "overwrite", "merge", "error"]
 Txn = tuple[str, int]  # a Delta app transaction: (app_id, version)
@@ -103,10 +113,12 @@ def _lost_race(table: str, exc: Exception) -> ConflictError:
 
 
 class Commit(NamedTuple):
-    """A commit: the table's new version and the rows it inserted."""
+    """A commit: the table's new version, the rows it inserted, and whether the part files
+    it was given became the table's files where they lay (a remote store's staging prefix)."""
 
     version: int
     rows: int
+    adopted: bool = False
 
 
 class StoreRef(NamedTuple):
@@ -147,10 +159,39 @@ class Store:
                           if TABLE_NAME.match(p.parent.name))
         import pyarrow.fs as pafs
 
-        fs, base = pafs.FileSystem.from_uri(self.root)
-        infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+        infos = self.filesystem().get_file_info(pafs.FileSelector("", allow_not_found=True))
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory
                       and TABLE_NAME.match(i.base_name) and self.exists(i.base_name))
+
+    def filesystem(self) -> pafs.FileSystem:
+        """The store's files, with paths relative to its root (``bitext/_delta_log/...``);
+        a remote store's through deltalake's own object store, with the same options."""
+        if getattr(self, "_fs", None) is None:
+            import pyarrow.fs as pafs
+
+            if self.is_local or self.root.startswith("file://"):
+                self._fs = pafs.SubTreeFileSystem(self.root.removeprefix("file://"), pafs.LocalFileSystem())
+            else:
+                from deltalake.fs import DeltaStorageHandler
+
+                self._fs = pafs.PyFileSystem(DeltaStorageHandler(self.root, self.storage_options))
+        return self._fs
+
+    def location(self, path: str) -> str:
+        """A path of :meth:`filesystem` as the user knows it (a local path or a URI)."""
+        return f"{self.root}/{path}"
+
+    def check_writable(self) -> None:
+        """Refuse to commit to an ``s3://`` endpoint that ignores conditional writes."""
+        from .conditional import conditional_writes_hold
+
+        if self.root.startswith(("s3://", "s3a://")) and \
+                conditional_writes_hold(self.root, self.storage_options) is False:
+            raise StoreError(
+                f"store {self.root}: the S3 endpoint ignores conditional writes (If-None-Match), so two "
+                "writers could overwrite each other's commits; refusing to write. Use an endpoint that "
+                "honours them (AWS S3 does), or, if this process is the only writer, set "
+                "AWS_S3_ALLOW_UNSAFE_RENAME=true (README: Object storage)")
 
     def _delta(self, table: str, version: int | None = None):
         from deltalake import DeltaTable
@@ -202,6 +243,7 @@ class Store:
         from deltalake.exceptions import CommitFailedError, DeltaError
 
         c = contract_ or contract(check_table_name(table))
+        self.check_writable()
         counter: dict[str, Any] = {"rows": 0}
         reader = pa.RecordBatchReader.from_batches(c.arrow_schema, self._checked(c, data, counter))
         props = self._props(metadata, txn)
@@ -266,50 +308,52 @@ class Store:
         """Commit part files written by :class:`~xlcorpus.parts.PartWriter` (rows already
         validated); return the new version.
 
-        The files are moved into the table and added in one commit, without reading them
-        again (``append``, ``overwrite``, ``error``, and ``merge`` into a table that does not
-        exist yet). ``merge`` into an existing table, and remote stores, read them back and
-        go through :meth:`commit`. If the commit fails, the moved files are removed and the
-        table is as it was. A merge that finds the table created meanwhile by another writer
-        (two identical runs into a fresh store) is retried once as a merge into it.
+        The files are added to the table in one commit, without reading them again
+        (``append``, ``overwrite``, ``error``, and ``merge`` into a table that does not exist
+        yet): in a local store they are first moved into the table; in a remote store, files
+        written under the table's staging prefix (``TABLE/_staging/``, see
+        :class:`~xlcorpus.staging.Staging`) are added where they are (``Commit.adopted``).
+        ``merge`` into an existing table, and files elsewhere, are read back and go through
+        :meth:`commit`. If the commit fails, the moved files are removed and the table is as
+        it was. A merge that finds the table created meanwhile by another writer (two
+        identical runs into a fresh store) is retried once as a merge into it.
         """
-        from deltalake import Schema
-        from deltalake.transaction import AddAction, create_table_with_add_actions
+        from deltalake.transaction import AddAction
 
         c = contract(check_table_name(table))
         exists = self.exists(table)
-        if not self.is_local or (mode == "merge" and exists):
-            return self.commit(table, read_parts(c, files), mode=mode, metadata=metadata, txn=txn)
+        staged = f"{table}/_staging/"
+        remote = not self.is_local and all(f.path.startswith(staged) for f in files)
+        fs = self.filesystem() if remote else None
+        if (not self.is_local and not remote) or (mode == "merge" and exists):
+            return self.commit(table, read_parts(c, files, fs), mode=mode, metadata=metadata, txn=txn)
         _check_mode(mode)
         if mode in {"error", "merge"} and exists:
             raise ConflictError(f"table {table!r} already exists (mode {mode!r})")
+        self.check_writable()
         root = Path(self.uri(table))
         moved: list[Path] = []
         actions = []
         try:
             for f in files:
-                rel = "/".join(p for p in (partition_dir(f.partition), f"part-{uuid.uuid4().hex}.parquet") if p)
-                dest = root / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(f.path, dest)
-                moved.append(dest)
-                st = dest.stat()
-                actions.append(AddAction(rel, st.st_size, dict(f.partition), int(st.st_mtime * 1000), True,
+                if remote:
+                    rel, size, mtime = f.path[len(table) + 1:], f.size, time.time()
+                else:
+                    rel = "/".join(p for p in (partition_dir(f.partition), f"part-{uuid.uuid4().hex}.parquet") if p)
+                    dest = root / rel
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(f.path, dest)
+                    moved.append(dest)
+                    st = dest.stat()
+                    size, mtime = st.st_size, st.st_mtime
+                actions.append(AddAction(rel, size, dict(f.partition), int(mtime * 1000), True,
                                          f.stats or json.dumps({"numRecords": f.rows})))
-            props = self._props(metadata, txn)
-            schema = Schema.from_arrow(c.arrow_schema)
-            partition_by = list(c.partition_by) or None
-            if exists:
-                self._delta(table).create_write_transaction(actions, mode=mode, schema=schema,
-                                                            partition_by=partition_by, commit_properties=props)
-            else:
-                create_table_with_add_actions(self.uri(table), schema, actions, mode="error",
-                                              partition_by=partition_by, commit_properties=props)
+            self._add(table, c, actions, mode, exists, self._props(metadata, txn))
         except Exception as exc:
             if mode == "merge" and not exists and self.exists(table):  # created meanwhile: merge
                 for path, f in zip(moved, files):  # put the files back for the merge
                     os.replace(path, f.path)
-                return self.commit(table, read_parts(c, files), mode="merge", metadata=metadata, txn=txn)
+                return self.commit(table, read_parts(c, files, fs), mode="merge", metadata=metadata, txn=txn)
             for path in moved:
                 path.unlink(missing_ok=True)
             from deltalake.exceptions import CommitFailedError
@@ -317,7 +361,21 @@ class Store:
             if isinstance(exc, CommitFailedError):
                 raise _lost_race(table, exc) from exc
             raise
-        return Commit(self.version(table), sum(f.rows for f in files))
+        return Commit(self.version(table), sum(f.rows for f in files), remote)
+
+    def _add(self, table: str, c: TableContract, actions: list, mode: str, exists: bool, props: Any) -> None:
+        """One commit adding ``actions`` (files already in the table) to ``table``."""
+        from deltalake import Schema
+        from deltalake.transaction import create_table_with_add_actions
+
+        schema = Schema.from_arrow(c.arrow_schema)
+        partition_by = list(c.partition_by) or None
+        if exists:
+            self._delta(table).create_write_transaction(actions, mode=mode, schema=schema,
+                                                        partition_by=partition_by, commit_properties=props)
+        else:
+            create_table_with_add_actions(self.uri(table), schema, actions, mode="error", partition_by=partition_by,
+                                          storage_options=self.storage_options, commit_properties=props)
 
     @staticmethod
     def _commit_metadata(metadata: Mapping[str, Any] | None) -> dict[str, str]:
@@ -408,18 +466,34 @@ class Store:
         return hist[0].get(META_PREFIX + "fingerprint") if hist else None
 
     # --------------------------------------------------------------- releases
-    @property
-    def _releases_path(self) -> Path:
-        if not self.is_local:
-            raise StoreError("named releases are kept for local stores only in this version")
-        return Path(self.root) / "_releases.json"
-
     def releases(self) -> dict[str, dict[str, int]]:
-        """Named releases: ``{name: {table: version}}``."""
-        if not self.is_local:
-            return {}
-        path = self._releases_path
-        if not path.exists():
+        """Named releases: ``{name: {table: version}}``.
+
+        They are rows of the store's ``_releases`` Delta table (a store made before it
+        existed keeps its ``_releases.json``, read as is; a tag of the same name wins).
+        """
+        out = self._legacy_releases()
+        uri = f"{self.root}/{RELEASES}"
+        from deltalake import DeltaTable
+
+        if not DeltaTable.is_deltatable(uri, storage_options=self.storage_options):
+            return out
+        try:
+            dt = DeltaTable(uri, storage_options=self.storage_options)  # (threads: an abort at exit on S3)
+            rows = dt.to_pyarrow_dataset().to_table(use_threads=False).to_pylist()
+            for r in sorted(rows, key=lambda r: r["name"]):
+                versions = json.loads(r["versions"])
+                if not isinstance(versions, dict) or not all(isinstance(v, int) for v in versions.values()):
+                    raise ValueError(f"release {r['name']!r}: versions are not {{table: version}}")
+                out[r["name"]] = versions
+        except Exception as exc:  # noqa: BLE001 - name the releases table, not a Rust trace
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreError(f"{uri}: damaged releases table ({first}); `xlcorpus check` lists what is wrong") from None
+        return out
+
+    def _legacy_releases(self) -> dict[str, dict[str, int]]:
+        path = Path(self.root) / "_releases.json"
+        if not self.is_local or not path.exists():
             return {}
         try:
             releases = json.loads(path.read_text(encoding="utf-8"))
@@ -430,20 +504,47 @@ class Store:
         return releases
 
     def tag(self, name: str, tables: Iterable[str] | None = None, overwrite: bool = False) -> dict[str, int]:
-        """Name the current versions of ``tables`` (default: all) as release ``name``."""
+        """Name the current versions of ``tables`` (default: all) as release ``name``.
+
+        The release is one row of the ``_releases`` Delta table, added by a merge on the name:
+        two taggers at once both land (the loser of the commit race reads the table again and
+        retries), and a name taken meanwhile is an error unless ``overwrite``.
+        """
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", name or ""):
             raise StoreError(f"invalid release name {name!r}: letters, digits, '.', '_', '-' (max 64)")
+        self.check_writable()
         versions = {t: self.version(t) for t in (tables if tables is not None else self.tables())}
-        path = self._releases_path
-        with _locked(path.with_suffix(".lock")):
-            current = self.releases()
-            if name in current and not overwrite:
+        for attempt in range(TAG_ATTEMPTS):
+            if name in self.releases() and not overwrite:
                 raise StoreError(f"release {name!r} exists (pass overwrite=True to move it)")
-            current[name] = versions
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps(current, indent=2, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, path)
-        return versions
+            if self._put_release(name, versions, overwrite):
+                return versions
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # another tagger won: read again
+        raise ConflictError(f"release {name!r}: {TAG_ATTEMPTS} attempts lost the race to other taggers; retry")
+
+    def _put_release(self, name: str, versions: dict[str, int], overwrite: bool) -> bool:
+        """Add (or with ``overwrite`` replace) one release row; False when another writer
+        committed first or took the name meanwhile."""
+        from deltalake import DeltaTable, write_deltalake
+        from deltalake.exceptions import CommitFailedError, DeltaError
+
+        row = pa.table({"name": [name], "versions": [json.dumps(versions, sort_keys=True)],
+                        "tagged_at": [datetime.now(timezone.utc).isoformat(timespec="seconds")]},
+                       schema=RELEASES_SCHEMA)
+        uri = f"{self.root}/{RELEASES}"
+        try:
+            if not DeltaTable.is_deltatable(uri, storage_options=self.storage_options):
+                write_deltalake(uri, row, mode="error", storage_options=self.storage_options)
+                return True
+            merge = (DeltaTable(uri, storage_options=self.storage_options)
+                     .merge(row, predicate="t.name = s.name", source_alias="s", target_alias="t")
+                     .when_not_matched_insert_all())
+            if overwrite:
+                merge = merge.when_matched_update_all()
+            metrics = merge.execute()
+        except (CommitFailedError, DeltaError):
+            return False
+        return bool(metrics.get("num_target_rows_inserted") or metrics.get("num_target_rows_updated"))
 
     # -------------------------------------------------------------------- SQL
     def connect(self, at: Mapping[str, int] | None = None, release: str | None = None,
@@ -504,6 +605,10 @@ class Store:
 
 
 _PLAIN_META = {"library_version", "pipeline", "run_id", "fingerprint"}
+RELEASES = "_releases"
+RELEASES_SCHEMA = pa.schema([pa.field("name", pa.string(), False), pa.field("versions", pa.string(), False),
+                             pa.field("tagged_at", pa.string(), False)])
+TAG_ATTEMPTS = 20
 
 
 def broken_table(store: Store, table: str, exc: Exception) -> StoreError:
@@ -518,15 +623,3 @@ def _maybe_json(value: Any) -> Any:
         return json.loads(value)
     except (TypeError, json.JSONDecodeError):
         return value
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-

@@ -2,8 +2,9 @@
 
 Memory is bounded: the source is pulled lazily, at most ``2 * workers`` work units are in
 flight, and outputs are written to Parquet part files under a staging folder of the store
-(``STORE/_staging/RUN-STEP-PID-RANDOM/``, unique to this process and run) as they arrive.
-Only when the whole step has succeeded are the files added to their tables (one Delta
+(``STORE/_staging/RUN-STEP-PID-RANDOM/``, unique to this process and run; in a remote store,
+``STORE/TABLE/_staging/RUN-.../`` in the bucket: :class:`~xlcorpus.staging.Staging`) as they
+arrive. Only when the whole step has succeeded are the files added to their tables (one Delta
 commit per table, without rewriting them: :meth:`~xlcorpus.store.Store.commit_files`), each
 commit carrying the step's app transaction, so that a rerun after a crash between two
 commits completes only the tables that miss it. A failure or Ctrl-C removes the staging
@@ -22,9 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -36,8 +35,9 @@ import pyarrow as pa
 
 from ..errors import PipelineError, StepFailed
 from ..ids import stable_id
-from ..parts import PartFile, PartWriter, drop_repeated_keys
+from ..parts import PartFile, drop_repeated_keys
 from ..schema import contract
+from ..staging import Staging
 from ..store import Store, Txn
 from .core import (Reject, Stage, StageStats, Stats, Step, UnitResult, apply_stages, as_stage,
                    iter_batches, merge_stats, reader_parts)
@@ -83,9 +83,9 @@ class Spill:
     are recorded as they are.
     """
 
-    def __init__(self, root: Path, tables: list[str]):
-        root.mkdir(parents=True, exist_ok=True)
-        self.writers = {t: PartWriter(root, contract(t), prefix="main") for t in tables}
+    def __init__(self, staging: Staging, tables: list[str]):
+        self.writers = {t: staging.writer(t, "main") for t in tables}
+        self.filesystem = staging.filesystem()
         self.files: dict[str, list[PartFile]] = {t: [] for t in tables}
         self.rows = {t: 0 for t in tables}
         self.from_workers: set[str] = set()  # tables with files that workers wrote
@@ -119,10 +119,10 @@ def _work(batch: pa.RecordBatch) -> UnitResult:
     return apply_stages(_WORKER["step"], _WORKER["stages"], batch, _WORKER["fail_fast"])
 
 
-def _work_part(index: int, part: Callable[[], Iterable[Any]], staging: str) -> UnitResult:
+def _work_part(index: int, part: Callable[[], Iterable[Any]], staging: Staging) -> UnitResult:
     """Read one source part, run the stages and write the outputs to part files here."""
     step: Step = _WORKER["step"]
-    writers = {t: PartWriter(Path(staging), contract(t), prefix=f"p{index:05d}") for t in step.outputs}
+    writers = {t: staging.writer(t, f"p{index:05d}") for t in step.outputs}
     result = UnitResult()
     try:
         for item in iter_batches(part()):
@@ -143,18 +143,13 @@ def _work_part(index: int, part: Callable[[], Iterable[Any]], staging: str) -> U
     return result
 
 
-def staging_root(store: Store) -> Path:
-    """Where a run's part files go: inside a local store, else a local temporary folder."""
-    return (Path(store.root) if store.is_local else Path(tempfile.gettempdir()) / "xlcorpus") / "_staging"
-
-
 class StagedEngine:
     """What every engine shares: results -> dedupe -> spill -> one commit per table.
 
     Subclasses implement ``_results(step, staging)``: one :class:`UnitResult` per work unit,
     in input order (the local engine: a process pool; the Ray engine: Ray Data). Its
     ``outputs`` map a table to a batch (deduplicated and written to part files here) or to a
-    list of :class:`~xlcorpus.parts.PartFile` a worker wrote under ``staging`` itself.
+    list of :class:`~xlcorpus.parts.PartFile` a worker wrote through ``staging`` itself.
     """
 
     name = "staged"
@@ -171,7 +166,7 @@ class StagedEngine:
         self.max_reject_share = max_reject_share  # overrides each step's own when given
         self._seen: dict[str, set] = {}
 
-    def _results(self, step: Step, staging: Path) -> Iterator[UnitResult]:
+    def _results(self, step: Step, staging: Staging) -> Iterator[UnitResult]:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ run
@@ -185,7 +180,8 @@ class StagedEngine:
         """
         report = StepReport(step.name)
         self._seen = {}
-        staging = staging_root(store) / f"{run_id}-{step.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        staging = Staging(store.ref(), f"{run_id}-{step.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        adopted: set[str] = set()  # tables whose commit kept the part files where they are
         spill: Spill | None = None
         results: Iterator[UnitResult] | None = None
         start = time.perf_counter()
@@ -193,7 +189,7 @@ class StagedEngine:
         first_error: Reject | None = None
         try:
             spill = Spill(staging, step.tables)
-            step = self._prepared(step, staging / "_prepared")
+            step = self._prepared(step, staging.workdir())
             results = self._results(step, staging)
             with _Progress(self.progress, step.name) as bar:
                 for unit in results:
@@ -222,14 +218,13 @@ class StagedEngine:
             share = step.max_reject_share if self.max_reject_share is None else self.max_reject_share
             _check_error_share(step, share, errors, report.input_rows, first_error)
             spill.close()
-            self._commit(step, store, spill, metadata, txn, report)
+            self._commit(step, store, spill, metadata, txn, report, adopted)
         finally:
             if results is not None:
                 results.close()  # stops the workers (killed on error) before the folder goes
             if spill is not None:
                 spill.abort()
-            shutil.rmtree(staging, ignore_errors=True)
-            _remove_if_empty(staging.parent)
+            staging.remove(step.tables, keep=adopted)
         report.seconds = time.perf_counter() - start
         return report
 
@@ -244,7 +239,7 @@ class StagedEngine:
         return dataclasses.replace(step, stages=stages)
 
     def _commit(self, step: Step, store: Store, spill: Spill, metadata: dict[str, Any],
-                txn: Txn | None, report: StepReport) -> None:
+                txn: Txn | None, report: StepReport, adopted: set[str]) -> None:
         stats = report.stats_json()
         for table in step.tables:
             mode = step.mode if table in step.outputs else "merge"
@@ -256,13 +251,15 @@ class StagedEngine:
                 continue
             if mode == "merge" and table in spill.from_workers and table in step.outputs:
                 # workers reading byte ranges drop repeated keys within their range only
-                spill.files[table], dropped = drop_repeated_keys(spill.files[table])
+                spill.files[table], dropped = drop_repeated_keys(spill.files[table], filesystem=spill.filesystem)
                 spill.rows[table] -= dropped
                 spill.duplicates[table] += dropped
                 report.duplicates += dropped
             meta = {**metadata, "rows": spill.rows[table], "step": step.name, "stages": stats,
                     "input_rows": report.input_rows, "rejects": report.rejects, "duplicates": spill.duplicates[table]}
             commit = store.commit_files(table, spill.files[table], mode=mode, metadata=meta, txn=txn)
+            if commit.adopted:
+                adopted.add(table)
             report.versions[table] = commit.version
             if table in step.outputs:
                 report.rows[table] = commit.rows
@@ -300,7 +297,7 @@ class LocalEngine(StagedEngine):
         super().__init__(workers, fail_fast, progress, max_reject_share)
         self.max_in_flight = max_in_flight or 2 * workers
 
-    def _results(self, step: Step, staging: Path) -> Iterator[UnitResult]:
+    def _results(self, step: Step, staging: Staging) -> Iterator[UnitResult]:
         stages = step.stages
         if self.workers == 1:
             for s in stages:
@@ -317,7 +314,7 @@ class LocalEngine(StagedEngine):
         shipped = dataclasses.replace(step, reader=(), stages=[])  # sources stay here
         with Pool(self.workers, _init_worker, (shipped, stages, self.fail_fast)) as pool:
             if parts is not None:
-                tasks: Iterable[Any] = ((_work_part, (i, part, str(staging))) for i, part in enumerate(parts))
+                tasks: Iterable[Any] = ((_work_part, (i, part, staging)) for i, part in enumerate(parts))
             else:
                 tasks = (item if isinstance(item, Reject) else (_work, (item,))
                          for item in iter_batches(step.reader))
@@ -338,13 +335,6 @@ def _rejects_batch(table: str, run_id: str, rejects: list[Reject]) -> pa.RecordB
         row["run_id"] = run_id
         rows.append(row)
     return contract(table).batch(rows)
-
-
-def _remove_if_empty(path: Path) -> None:
-    try:
-        path.rmdir()
-    except OSError:
-        pass
 
 
 class _Progress:

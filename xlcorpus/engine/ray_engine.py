@@ -14,9 +14,11 @@ How a :class:`~xlcorpus.engine.core.Step` maps onto Ray Data:
   ``num_gpus`` (e.g. ``num_gpus = 1`` on a neural aligner) gives each actor that many GPUs
   when the cluster has GPUs. A stateless chain runs as plain tasks.
 - **outputs**: when the step deduplicates nothing, each worker writes its outputs to Parquet
-  part files in the run's staging folder itself and sends back only the file list, so the
-  driver's memory does not grow with the output; otherwise results come back in input order
-  (``preserve_order``) and are deduplicated and spilled by the driver. Either way
+  part files in the run's staging folder itself (in the bucket for a remote store:
+  :class:`~xlcorpus.staging.Staging`) and sends back only the file list, so the driver's
+  memory does not grow with the output and it commits the files without reading them;
+  otherwise results come back in input order (``preserve_order``) and are deduplicated and
+  spilled by the driver. Either way
   :class:`~xlcorpus.engine.local.StagedEngine` commits exactly as for the local engine: one
   Delta commit per table carrying the step's transaction, nothing committed if the run fails.
 
@@ -42,8 +44,8 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import PipelineError
-from ..parts import PartWriter
 from ..schema import contract
+from ..staging import Staging
 from .core import Reject, Stage, Step, UnitResult, apply_stages, has_setup, iter_batches, reader_parts
 from .local import StagedEngine
 
@@ -148,7 +150,7 @@ def _read_parts(parts: pa.Table, readers: list[Callable[[], Iterable[Any]]]) -> 
         yield _error(exc)
 
 
-def _run_chain(step: Step, stages: list[Stage], fail_fast: bool, staging: str | None,
+def _run_chain(step: Step, stages: list[Stage], fail_fast: bool, staging: Staging | None,
                units: pa.Table) -> pa.Table:
     """Run the stages on each work unit of the block; with ``staging``, write the outputs to
     part files there and return their list instead of the rows."""
@@ -166,13 +168,11 @@ def _run_chain(step: Step, stages: list[Stage], fail_fast: bool, staging: str | 
     return pa.concat_tables(out) if out else ENVELOPE.empty_table()
 
 
-def _write_parts(staging: str, outputs: dict[str, pa.RecordBatch]) -> dict[str, Any]:
-    from pathlib import Path
-
+def _write_parts(staging: Staging, outputs: dict[str, pa.RecordBatch]) -> dict[str, Any]:
     prefix = f"r{os.getpid()}-{os.urandom(4).hex()}"
     files = {}
     for table, batch in outputs.items():
-        w = PartWriter(Path(staging), contract(table), prefix=prefix)
+        w = staging.writer(table, prefix)
         try:
             w.add(contract(table).validate(batch))
         except BaseException:
@@ -182,7 +182,8 @@ def _write_parts(staging: str, outputs: dict[str, pa.RecordBatch]) -> dict[str, 
     return files
 
 
-def _chain_task(units: pa.Table, step: Step, stages: list[Stage], fail_fast: bool, staging: str | None) -> pa.Table:
+def _chain_task(units: pa.Table, step: Step, stages: list[Stage], fail_fast: bool,
+                staging: Staging | None) -> pa.Table:
     """Stateless chain as a Ray task."""
     return _run_chain(step, stages, fail_fast, staging, units)
 
@@ -190,7 +191,7 @@ def _chain_task(units: pa.Table, step: Step, stages: list[Stage], fail_fast: boo
 class _ChainActor:
     """Stateful chain as a Ray actor: ``setup()`` once per actor, then batch after batch."""
 
-    def __init__(self, step: Step, stages: list[Stage], fail_fast: bool, staging: str | None):
+    def __init__(self, step: Step, stages: list[Stage], fail_fast: bool, staging: Staging | None):
         self.step, self.stages, self.fail_fast, self.staging = step, stages, fail_fast, staging
         self.failed: BaseException | None = None
         try:
@@ -268,7 +269,7 @@ class RayEngine(StagedEngine):
         super().__init__(workers, fail_fast, progress, max_reject_share)
         self.ray = init_ray(workers, address, object_store_mb)  # once per process, then reused
 
-    def _results(self, step: Step, staging) -> Iterator[UnitResult]:
+    def _results(self, step: Step, staging: Staging) -> Iterator[UnitResult]:
         stages = step.stages
         parts = reader_parts(step.reader, self.workers)
         if parts == []:
@@ -277,7 +278,7 @@ class RayEngine(StagedEngine):
         ds, feeder = self._source(step, parts, actors)
         shipped = dataclasses.replace(step, reader=(), stages=[])  # readers stay in the driver
         # without dedupe (which needs every id in the driver), workers write their own parts
-        ds = self._stage_op(ds, shipped, stages, actors, None if step.dedupe else str(staging))
+        ds = self._stage_op(ds, shipped, stages, actors, None if step.dedupe else staging)
         try:
             if feeder is not None:
                 feeder.start()
@@ -314,7 +315,7 @@ class RayEngine(StagedEngine):
             _pull, fn_kwargs={"queue": queue}, batch_size=None, batch_format="pyarrow", num_cpus=0)
         return ds, _Feeder(iter_batches(step.reader), queue)
 
-    def _stage_op(self, ds, step: Step, stages: list[Stage], actors: bool, staging: str | None):
+    def _stage_op(self, ds, step: Step, stages: list[Stage], actors: bool, staging: Staging | None):
         """The stages of the step on each work unit: tasks, or an actor pool (GPUs if asked)."""
         ray = self.ray
         common = {"batch_size": 1, "batch_format": "pyarrow"}  # one work unit per call
