@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "xlcorpus.translit.cli",  # romanize, etymology
     "xlcorpus.project.cli",  # project, eval spans
     "xlcorpus.export.cli",  # export hf
+    "xlcorpus.stats.cli",  # stats, head, report
 ]
 
 
