@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from ..errors import QueryError
-from ..store import Store
+from ..store import Store, check_table_name
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +57,37 @@ class TableStats:
 
 
 def connect(store: Store, table: str, version: int | None = None):
-    """A sandboxed DuckDB connection with ``table`` (at ``version``) and its rejects table."""
+    """A DuckDB connection with ``table`` (at ``version``) and its rejects table as views.
+
+    A local table is read by DuckDB's own Parquet reader from the version's files (partition
+    values from the hive folder names); a remote one through its Arrow dataset. Only the
+    fixed statistics queries run on it.
+    """
     import duckdb
 
+    check_table_name(table)
     con = duckdb.connect(":memory:")
-    con.register(table, store.read(table, version))
+    con.execute("SET enable_progress_bar = false")
+    _register(con, store, table, version, table)
     rejects = f"{table}_rejects"
     if not table.endswith("_rejects") and store.exists(rejects):
-        con.register("rejects", store.read(rejects))
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
+        _register(con, store, rejects, None, "rejects")
     return con
+
+
+def _register(con: Any, store: Store, table: str, version: int | None, view: str) -> None:
+    dataset = store.read(table, version)
+    files = store._delta(table, version).file_uris() if store.is_local else []
+    if not files or not all(Path(f).is_file() for f in files):
+        con.register(view, dataset)
+        return
+    schema = dataset.schema
+    parts = [n for n in schema.names if f"/{n}=" in files[0]]
+    types = ", ".join(f"'{p}': {'VARCHAR' if pa.types.is_string(schema.field(p).type) else 'BIGINT'}" for p in parts)
+    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    hive = f"hive_partitioning = true, hive_types = {{{types}}}" if parts else "hive_partitioning = false"
+    cols = ", ".join(f'"{n}"' for n in schema.names)
+    con.execute(f"CREATE VIEW {view} AS SELECT {cols} FROM read_parquet({listed}, {hive})")
 
 
 def table_stats(store: Store, table: str, version: int | None = None) -> TableStats:
@@ -135,31 +156,47 @@ def _languages(q: _Query, stats: TableStats, columns: set[str]) -> None:
 
 
 def _lengths(q: _Query, stats: TableStats, columns: set[str]) -> None:
+    """Length summaries and histograms, from one exact length -> count map per column (one scan)."""
     measures = [(c, f"length({c})", "characters") for c in TEXT_COLUMNS if c in columns]
     measures += [(c, f"len({c})", "tokens") for c in TOKEN_COLUMNS if c in columns]
     if not measures or not stats.rows:
         return
-    aggs = []
-    for i, (_, expr, _) in enumerate(measures):
-        aggs += [f"min({expr}) AS min{i}", f"avg({expr}) AS mean{i}",
-                 f"quantile_disc({expr}, [0.5, 0.9, 0.99]) AS q{i}", f"max({expr}) AS max{i}"]
-    got = q.rows(f"SELECT {', '.join(aggs)} FROM {q.table}")[0]
+    got = q.rows("SELECT " + ", ".join(f"histogram({expr}) AS h{i}" for i, (_, expr, _) in enumerate(measures))
+                 + f" FROM {q.table}")[0]
     rows = []
-    for i, (name, expr, unit) in enumerate(measures):
-        p50, p90, p99 = got[f"q{i}"]
-        rows.append({"column": name, "unit": unit, "min": got[f"min{i}"], "mean": round(got[f"mean{i}"], 1),
-                     "p50": p50, "p90": p90, "p99": p99, "max": got[f"max{i}"]})
-        stats.histograms[f"length: {name} ({unit})"] = _histogram(q, expr, got[f"max{i}"], p99)
+    for i, (name, _, unit) in enumerate(measures):
+        counts = sorted((k, v) for k, v in (got[f"h{i}"] or {}).items() if k is not None)
+        if not counts:
+            continue
+        total = sum(v for _, v in counts)
+        p50, p90, p99 = (_quantile(counts, total, x) for x in (0.5, 0.9, 0.99))
+        rows.append({"column": name, "unit": unit, "min": counts[0][0],
+                     "mean": round(sum(k * v for k, v in counts) / total, 1),
+                     "p50": p50, "p90": p90, "p99": p99, "max": counts[-1][0]})
+        stats.histograms[f"length: {name} ({unit})"] = _bins(counts, p99)
     stats.sections.append(Section("lengths", "lengths", rows))
 
 
-def _histogram(q: _Query, expr: str, top: int, p99: int) -> list[dict[str, Any]]:
+def _quantile(counts: list[tuple[int, int]], total: int, q: float) -> int:
+    """The value at 0-based position floor(q * (total - 1)) in sorted order (DuckDB's quantile_disc)."""
+    pos, seen = int(q * (total - 1)), 0
+    for value, n in counts:
+        seen += n
+        if seen > pos:
+            return value
+    return counts[-1][0]
+
+
+def _bins(counts: list[tuple[int, int]], p99: int) -> list[dict[str, Any]]:
     """Counts in ``HIST_BINS`` equal bins up to the 99th percentile, the rest in the last bin."""
     width = max(1, -(-max(p99, 1) // HIST_BINS))
-    rows = q.rows(f"SELECT least({expr} // {width}, {HIST_BINS}) AS b, count(*) AS n FROM {q.table} "
-                  "GROUP BY b ORDER BY b")
-    return [{"start": r["b"] * width, "end": top if r["b"] == HIST_BINS else (r["b"] + 1) * width,
-             "count": r["n"]} for r in rows]
+    top = counts[-1][0]
+    bins: dict[int, int] = {}
+    for value, n in counts:
+        b = min(value // width, HIST_BINS)
+        bins[b] = bins.get(b, 0) + n
+    return [{"start": b * width, "end": top if b == HIST_BINS else (b + 1) * width, "count": n}
+            for b, n in sorted(bins.items())]
 
 
 def _rejects(q: _Query, stats: TableStats) -> None:
