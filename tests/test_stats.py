@@ -194,6 +194,6 @@ def test_report_renders_in_a_headless_browser(store, tmp_path):
     shots = Path(os.environ.get("XLCORPUS_ARTIFACTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     shot = shots / "report.png"
-    got = chromium(f"--screenshot={shot}", "--window-size=1200,2400", "--hide-scrollbars", out.as_uri())
+    got = chromium(f"--screenshot={shot}", "--window-size=1200,7000", "--hide-scrollbars", out.as_uri())
     assert got.returncode == 0 and shot.stat().st_size > 10_000, got.stderr[-2000:]
     print(f"report screenshot: {shot}")

@@ -37,6 +37,12 @@ def track_input(path: Any, raw: Any) -> None:
             _opened.append((os.path.abspath(os.fspath(path)), raw))
 
 
+def forget_inputs() -> None:
+    """Stop counting the inputs opened so far (a scan before the reading pass)."""
+    with _lock:
+        _opened.clear()
+
+
 def bytes_read(paths: set[str]) -> int:
     """Bytes read so far from the files ``paths`` (a closed file counts as read to its end)."""
     done = 0
@@ -170,8 +176,7 @@ class StepProgress:
     def __exit__(self, *exc: Any) -> bool:
         global _current
         _current = None
-        with _lock:
-            _opened.clear()
+        forget_inputs()
         if self._p is not None:
             self._p.__exit__(*exc)
         return False

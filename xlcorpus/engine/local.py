@@ -39,6 +39,7 @@ from ..ids import stable_id
 from ..parts import PartFile, PartWriter
 from ..schema import contract
 from ..store import Store, Txn
+from .. import progress
 from ..progress import StepProgress
 from .core import (Reject, Stage, StageStats, Stats, Step, UnitResult, apply_stages, as_stage, describe_source,
                    iter_batches, merge_stats, reader_parts)
@@ -247,7 +248,9 @@ class StagedEngine:
         for s in stages:
             if type(s).prepare is not Stage.prepare:
                 workdir.mkdir(parents=True, exist_ok=True)
-                s.prepare(str(workdir))
+                with progress.task(f"preparing {getattr(s, 'name', type(s).__name__)} (whole input, once)"):
+                    s.prepare(str(workdir))
+        progress.forget_inputs()  # the step's progress counts the reading pass, not prepare's scans
         return dataclasses.replace(step, stages=stages)
 
     def _commit(self, step: Step, store: Store, spill: Spill, metadata: dict[str, Any],
