@@ -130,7 +130,7 @@ def _heatmap(plt: Any, sec: Section) -> Any:
     grid = [[0] * len(langs) for _ in entities]
     for r in sec.rows:
         grid[entities.index(f"{r['surface']} ({r['qid']})")][langs.index(r["tgt_lang"])] = r["switches"]
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(langs), 0.3 * len(entities) + 1))
+    fig, ax = plt.subplots(figsize=(3.5 + 0.5 * len(langs), 0.3 * len(entities) + 1))
     im = ax.imshow(grid, cmap="Blues", aspect="auto")
     ax.set_xticks(range(len(langs)), langs)
     ax.set_yticks(range(len(entities)), entities)
