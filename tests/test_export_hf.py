@@ -49,7 +49,8 @@ def assert_loads_back(store: Store, exp, tmp_path: Path) -> None:
     c = contracts()[exp.table]
     card = (exp.folder / "README.md").read_text(encoding="utf-8")
     meta = yaml.safe_load(card.split("---")[1])
-    assert [m["config_name"] for m in meta["configs"]] == [cfg.name for cfg in exp.configs]
+    names = [cfg.name for cfg in exp.configs]
+    assert [m["config_name"] for m in meta["configs"]] == (names if names == ["all"] else ["all"] + names)
     loaded = []
     for cfg in exp.configs:
         ds = load(exp.folder, cfg.name, tmp_path / "cache")
@@ -95,7 +96,7 @@ def test_demo_tables_load_back_offline(demo_store, table, tmp_path):
 
 
 def test_bitext_configs_are_language_pairs(demo_store, tmp_path):
-    exp = export_hf(demo_store, "bitext", tmp_path / "hf")
+    exp = export_hf(demo_store, "bitext", tmp_path / "hf", license="cc-by-4.0")
     assert [c.name for c in exp.configs] == ["en-de", "en-fr"]
     for c in exp.configs:  # partition columns are inside the files, not only in folder names
         for f in c.files:
@@ -147,7 +148,7 @@ def test_nested_tables_keep_their_types_and_versions(table, tmp_path):
     c = contracts()[table]
     store.write(table, c.batch(sample_rows(table, 30)))
     store.write(table, c.batch(sample_rows(table, 10, start=30)))  # version 1 has 10 more rows
-    exp = export_hf(store, table, tmp_path / "hf", version=0, max_shard_mb=0.0001)
+    exp = export_hf(store, table, tmp_path / "hf", version=0, max_shard_mb=0.0001, license="cc0-1.0")
     assert exp.version == 0 and exp.rows == 30
     assert any(len(cfg.files) > 1 for cfg in exp.configs)  # tiny shard size: several shards
     assert_loads_back(store, exp, tmp_path)
@@ -157,13 +158,14 @@ def test_nested_tables_keep_their_types_and_versions(table, tmp_path):
 def test_cli_release_export_and_refusals(demo_store, tmp_path):
     demo_store.tag("r1", ["bitext"])
     out = tmp_path / "hf"
-    args = ["export", "hf", "bitext", "--release", "r1", "--to", str(out), "--store", demo_store.root]
+    args = ["export", "hf", "bitext", "--release", "r1", "--to", str(out), "--store", demo_store.root,
+            "--license", "cc-by-4.0"]
     assert entry(args) == 0
     assert "release `r1`" in (out / "README.md").read_text(encoding="utf-8")
     assert entry(args) == 1  # not empty: needs --overwrite
     assert entry(args + ["--overwrite"]) == 0
     assert entry(["export", "hf", "bitext", "--version", "99", "--to", str(tmp_path / "x"),
-                  "--store", demo_store.root]) == 1
+                  "--store", demo_store.root, "--license", "mit"]) == 1
     assert not (tmp_path / "x").exists()
     assert entry(["export", "hf", "nope", "--to", str(tmp_path / "y"), "--store", demo_store.root]) == 1
 
@@ -173,7 +175,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_push_offline_fails_fast_and_keeps_the_folder(demo_store, tmp_path):
-    exp = export_hf(demo_store, "bitext", tmp_path / "hf")
+    exp = export_hf(demo_store, "bitext", tmp_path / "hf", license="cc-by-4.0")
     before = snapshot(exp.folder)
     with pytest.raises(ExportError, match="offline"):
         push_hf(exp.folder, "someone/bitext")
@@ -186,7 +188,7 @@ def test_push_to_an_unreachable_hub_is_quick_clear_and_hides_the_token(demo_stor
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": secret}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "xlcorpus", "export", "hf", "bitext", "--to", str(out),
-                           "--store", demo_store.root, "--push", "someone/bitext", "--private"],
+                           "--store", demo_store.root, "--push", "someone/bitext", "--private", "--license", "mit"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert time.perf_counter() - start < 5 + 3  # + interpreter start-up
     assert proc.returncode == 1
@@ -221,10 +223,68 @@ def test_push_with_a_rejected_token_says_so(demo_store, tmp_path):
            "HF_TOKEN": secret}
     try:
         proc = subprocess.run([sys.executable, "-m", "xlcorpus", "export", "hf", "bitext", "--to", str(tmp_path / "hf"),
-                               "--store", demo_store.root, "--push", "someone/bitext"],
+                               "--store", demo_store.root, "--push", "someone/bitext", "--license", "mit"],
                               env=env, capture_output=True, text=True, timeout=60)
     finally:
         server.shutdown()
     assert proc.returncode == 1
     assert "not logged in or the token is not valid" in proc.stderr, proc.stderr
     assert secret not in proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------ the card
+def test_entitycs_card_carries_license_sources_citations_and_stats(demo_store, tmp_path):
+    from huggingface_hub import DatasetCard
+
+    if "entitycs" not in demo_store.tables():
+        pytest.skip("no entitycs pipeline")
+    exp = export_hf(demo_store, "entitycs", tmp_path / "hf")  # no license given: from the sources
+    card = DatasetCard.load(exp.folder / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "cc-by-sa-4.0"  # Wikipedia text (CC BY-SA) with Wikidata labels (CC0)
+    assert data["source_datasets"] == ["extended|wikimedia/wikipedia", "extended|wikidata"]
+    assert data["multilinguality"] == "multilingual" and set(data["language"]) == {"en", "de", "fr", "mt"}
+    assert data["configs"][0] == {"config_name": "all", "default": True,
+                                  "data_files": [{"split": "train", "path": "data/*/train-*.parquet"}]}
+    assert "@inproceedings{whitehouse-etal-2022-entitycs" in card.text and "vrandecic2014wikidata" in card.text
+    n = demo_store.count("entitycs")
+    assert f"## entitycs (v{exp.version})" not in card.text and f"entitycs v{exp.version}" in card.content
+    assert "switched entities per sentence" in card.text and "| de | 13 |" in card.text
+    # load_dataset(DIR) gives the "all" config: every row, not only the first language's
+    assert len(datasets.load_dataset(str(exp.folder), split="train", cache_dir=str(tmp_path / "c"))) == n
+
+
+def test_unknown_license_must_be_given(demo_store, tmp_path):
+    with pytest.raises(ExportError, match=r"license is unknown \(its inputs sample.en-fr.en, sample.en-fr.fr"):
+        export_hf(demo_store, "bitext", tmp_path / "hf")
+    assert not (tmp_path / "hf").exists()
+    assert entry(["export", "hf", "bitext", "--to", str(tmp_path / "hf"), "--store", demo_store.root]) == 1
+
+
+def test_split_option_and_split_column(demo_store, tmp_path):
+    exp = export_hf(demo_store, "bitext", tmp_path / "hf", license="cc-by-4.0", split="test")
+    meta = yaml.safe_load((exp.folder / "README.md").read_text(encoding="utf-8").split("---")[1])
+    assert meta["multilinguality"] == "translation"
+    assert all(f.split("/")[-1].startswith("test-") for cfg in exp.configs for f in cfg.files)
+    got = datasets.load_dataset(str(exp.folder), "en-fr", cache_dir=str(tmp_path / "c"))
+    assert list(got) == ["test"] and len(got["test"]) == exp.configs[1].rows
+    # a table with a split column: one config's rows go to one split per value
+    import dataclasses
+
+    import pyarrow.dataset as pads
+
+    from xlcorpus.export.hf import Config, write_config
+    from xlcorpus.schema import Field
+
+    base = contracts()["bitext"]
+    c = dataclasses.replace(base, fields=(*base.fields, Field("split", pa.string(), False, "split")))
+    rows = sample_rows("bitext", 12)
+    for i, r in enumerate(rows):
+        r["split"] = ["train", "validation", "test"][i % 3]
+    cfg = Config("default", {})
+    write_config(c, pads.dataset(pa.Table.from_pylist(rows, schema=c.arrow_schema)), cfg, tmp_path / "s", 500)
+    assert cfg.splits == {"test": 4, "train": 4, "validation": 4} and cfg.rows == 12
+    assert sorted(f.split("/")[-1] for f in cfg.files) == [
+        "test-00000-of-00001.parquet", "train-00000-of-00001.parquet", "validation-00000-of-00001.parquet"]
+    got = pq.read_table(tmp_path / "s" / "data" / "default" / "validation-00000-of-00001.parquet")
+    assert set(got.column("split").to_pylist()) == {"validation"}

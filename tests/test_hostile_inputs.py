@@ -43,7 +43,7 @@ def test_export_overwrite_never_replaces_the_store_cwd_home_or_a_foreign_folder(
                                                                                  monkeypatch, capsys):
     store = fresh_copy(small_store, tmp_path / "store")
     before = sorted(p.relative_to(store.root) for p in Path(store.root).rglob("*"))
-    base = ["export", "hf", "bitext", "--store", store.root, "--overwrite", "--to"]
+    base = ["export", "hf", "bitext", "--store", store.root, "--license", "cc-by-4.0", "--overwrite", "--to"]
     assert entry(base + [store.root]) == 1
     assert "it is, holds or lies in the store" in capsys.readouterr().err
     assert entry(base + [str(tmp_path)]) == 1  # holds the store

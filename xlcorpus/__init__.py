@@ -7,11 +7,20 @@ The public entry points:
 - :mod:`xlcorpus.pipeline`: declarative pipelines (``pipelines/*.yaml``) and their runner.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("xlcorpus")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+from typing import Any
 
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """``__version__``, read from the installed metadata on first use (a slow scan: not at start-up)."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        value = version("xlcorpus")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        value = "0.0.0+unknown"
+    globals()["__version__"] = value
+    return value

@@ -13,13 +13,15 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pyarrow as pa
 
-from . import __version__
 from .errors import XlcorpusError
 from .cli_types import INPUT_FILE
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DEFAULT_STORE = "store"
 # Modules that add commands to the ``main`` group (imported lazily, at start-up).
@@ -30,6 +32,7 @@ COMMAND_MODULES: list[str] = [
     "xlcorpus.translit.cli",  # romanize, etymology
     "xlcorpus.project.cli",  # project, eval spans
     "xlcorpus.export.cli",  # export hf
+    "xlcorpus.stats.cli",  # stats, head, report
 ]
 
 
@@ -71,6 +74,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     """``--version``: the library version and which uroman path romanization takes."""
     if not value or ctx.resilient_parsing:
         return
+    from . import __version__
     from .translit.uroman_compat import describe
 
     click.echo(f"xlcorpus, version {__version__}\n{describe()}")
@@ -222,6 +226,8 @@ def print_step(echo, pipeline: str, s) -> None:
 def tables(obj: Ctx, store: str) -> None:
     """List tables: name, rows, latest version (one per line); a damaged table is named on
     stderr (exit 1) and the others are still listed."""
+    import pyarrow as pa
+
     from .errors import StoreError
 
     st = open_store(store)
@@ -341,6 +347,7 @@ def sql(query: str, store: str, fmt: str, output: str | None, at: tuple[str, ...
 
 def write_result(result: pa.Table, fmt: str, output: str | None, max_rows: int = 100) -> None:
     """Print or save a query result in ``fmt``."""
+
     if fmt == "parquet":
         if not output:
             raise click.UsageError("--format parquet needs --output FILE")
@@ -368,6 +375,8 @@ def write_result(result: pa.Table, fmt: str, output: str | None, max_rows: int =
 
 def _flatten_nested(t: pa.Table) -> pa.Table:
     """CSV cannot hold lists/structs: encode nested columns as JSON text."""
+    import pyarrow as pa
+
     cols = []
     for col in t.columns:
         if pa.types.is_nested(col.type):

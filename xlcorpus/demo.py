@@ -8,14 +8,13 @@ from pathlib import Path
 from . import pipeline as pl
 from .engine.local import LocalEngine
 from .errors import PipelineError
+from .resources import shipped_dir
 from .store import Store
 
 
 def default_pipelines_dir() -> Path:
-    for candidate in (Path(__file__).resolve().parent.parent / "pipelines", Path.cwd() / "pipelines"):
-        if candidate.is_dir():
-            return candidate
-    raise PipelineError("no pipelines/ folder found; pass --pipelines DIR")
+    """The pipeline files that ship with xlcorpus (the checkout's or the wheel's ``pipelines/``)."""
+    return shipped_dir("pipelines")
 
 
 def summary_query(store: Store) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import os
 import types
 import typing
@@ -39,6 +40,8 @@ from .ids import file_fingerprint, params_fingerprint
 from .params import Exists, check, constraints
 from .schema import read_yaml_mapping
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 # kind -> "module:Class"; modules are imported only when their kind is used.
 # One line per kind; each issue's module adds its own line.
@@ -310,6 +313,9 @@ def run(pipe: Pipeline, store: Store, engine: Any = None, force: bool = False,
     for step in pipe.steps(store):
         p = plan_step(step, store, fp)
         if not force and p.up_to_date:
+            log.info("%s/%s: skipped: every table it writes (%s) carries its transaction %s (same pipeline, "
+                     "parameters, inputs and library version); --force runs it again", pipe.kind, step.name,
+                     ", ".join(step.tables), p.app_id)
             sr = StepReport(step.name, skipped=True, versions={t: store.version(t) for t in step.tables})
         else:
             meta = {"pipeline": pipe.kind, "params": pipe.params(), "inputs": inputs,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -241,13 +240,9 @@ class TableContract:
 
 def schemas_dir() -> Path:
     """Where the contracts live: inside the wheel, or ``schemas/`` of a source checkout."""
-    packaged = resources.files("xlcorpus").joinpath("_schemas")
-    if packaged.is_dir():
-        return Path(str(packaged))
-    source = Path(__file__).resolve().parent.parent / "schemas"
-    if source.is_dir():
-        return source
-    raise SchemaError("no table contracts found (neither xlcorpus/_schemas nor ./schemas)")
+    from .resources import shipped_dir
+
+    return shipped_dir("schemas")
 
 
 def read_yaml_mapping(path: Path, allowed: set[str], error: type[Exception] = SchemaError) -> dict:

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..cli import eval_group, main, open_store, store_option
-from ..sources.inputs import read_pair_lines, read_token_pairs
 from .symmetrize import METHODS
 from ..cli_types import INPUT_FILE
 
@@ -16,6 +15,8 @@ from ..cli_types import INPUT_FILE
 
 def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
     """Whitespace tokens of a ``src ||| tgt`` file (a bad line is an InputError with its line)."""
+    from ..sources.inputs import read_pair_lines
+
     src, tgt = [], []
     for _, s, t in read_pair_lines(path):
         src.append(s.split())
@@ -62,6 +63,7 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
         aligner = NeuralAligner(model, layer=layer, device=device, batch_size=batch_size, threads=threads or None)
         links, scores = aligner.align_scored(src, tgt, (neural_method,))[neural_method]
     else:
+        from ..sources.inputs import read_token_pairs
         from .statistical import align_pairs
 
         xs: list[list[str]] = []

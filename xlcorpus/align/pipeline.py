@@ -25,6 +25,7 @@ from typing import Annotated, ClassVar, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import progress
 from ..engine.core import Reject, Stage, Step, call
 from ..errors import PipelineError
 from ..ids import params_fingerprint, stable_id
@@ -140,7 +141,8 @@ class BitextAlignPipeline(BitextImport):
         from .statistical import align_pairs
 
         bitext = self._bitext(store)
-        src, tgt = tokenize_batch(bitext, self.src_lang, self.tgt_lang, self.pretokenized)
+        with progress.task(f"tokenizing {bitext.num_rows:,} pairs"):
+            src, tgt = tokenize_batch(bitext, self.src_lang, self.tgt_lang, self.pretokenized)
         extra = {}
         if self.extra_src is not None:
             xs, xt = read_token_pairs(self.extra_src, self.extra_tgt)  # type: ignore[arg-type]
@@ -154,6 +156,12 @@ class BitextAlignPipeline(BitextImport):
             yield aligned_rows(bitext.slice(start, ALIGNED_BATCH), src[start:end], tgt[start:end],
                                res.links[start:end], res.scores[start:end], "eflomal",  # type: ignore[index]
                                self.symmetrize, params, res.forward[start:end], res.reverse[start:end])
+
+    def _pairs(self, store) -> int:
+        """The pairs the align step reads (for its progress total)."""
+        store = store.open() if hasattr(store, "open") else store
+        return store.read("bitext").count_rows(filter=(pc.field("src_lang") == self.src_lang)
+                                               & (pc.field("tgt_lang") == self.tgt_lang))
 
     def _bitext_batches(self, store) -> Iterator[pa.RecordBatch]:
         yield from self._bitext(store).to_batches(max_chunksize=max(self.batch_size * 4, 256))
@@ -197,12 +205,13 @@ class BitextAlignPipeline(BitextImport):
         yield from super().steps(store)
         ref = store.ref()
         if self.method == "eflomal":
-            yield Step("align", call(self._eflomal_reader, ref), [], ["bitext_aligned"], mode="merge",
-                       source_column="pair_id", position_column="line", inputs=["bitext"])
+            yield Step("align", call(self._eflomal_reader, ref).sized(self._pairs, ref), [], ["bitext_aligned"],
+                       mode="merge", source_column="pair_id", position_column="line", inputs=["bitext"])
         else:
             stage = NeuralAlign(self.model, self.neural_method, self.layer, self.device,  # type: ignore[arg-type]
                                 self.batch_size, self.src_lang, self.tgt_lang, self.pretokenized)
-            yield Step("align", call(self._bitext_batches, ref), [stage], ["bitext_aligned"], mode="merge",
+            yield Step("align", call(self._bitext_batches, ref).sized(self._pairs, ref), [stage], ["bitext_aligned"],
+                       mode="merge",
                        position_column="line", inputs=["bitext"])
         yield Step("lexical", call(self._lexical_reader, ref), [], ["lexical_table"], mode="overwrite",
                    inputs=["bitext_aligned"])

@@ -45,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from .. import progress
 from ..ids import seed_for
 from .priors import Priors, romanize_types, similarity_priors
 from .seeding import seeded
@@ -178,8 +179,12 @@ def align_pairs(src: list[list[str]], tgt: list[list[str]], *,
         priors_path = _priors_file(opt, src + list(extra_src or []), tgt + list(extra_tgt or []), tmp)
         jobs = [(train_src, train_tgt, priors_path, opt, prefixes[r % len(prefixes)], seed_for(seed, "eflomal", r))
                 for r in range(n_runs)]
-        with ThreadPoolExecutor(max_workers=max(1, opt.workers)) as pool:
-            results = list(pool.map(lambda a: _run_eflomal(*a), jobs))
+        with ThreadPoolExecutor(max_workers=max(1, opt.workers)) as pool, \
+                progress.task(f"eflomal: {n_runs} run(s) on {len(train_src):,} pairs", n_runs) as advance:
+            results = []
+            for r in pool.map(lambda a: _run_eflomal(*a), jobs):
+                results.append(r)
+                advance()
     fwd_votes = _votes([r[0][:n] for r in results], n)
     rev_votes = _votes([r[1][:n] for r in results], n)
     fwd = _majority(fwd_votes, n_runs, opt.threshold if n_runs > 1 else 0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..cli import main, make_engine, open_store, print_report, store_option
-from .masking import STRATEGIES
+from .strategies import STRATEGIES
 
 
 @main.command()

@@ -43,9 +43,7 @@ from ..ids import seed_for, stable_id
 from ..schema import contract
 from ..tagging import Doc as TagDoc
 from ..tagging import Tagged, Tagger
-
-BASE_STRATEGIES = ("MLM", "WEP", "PEP_MRS", "PEP_MS", "PEP_M")
-STRATEGIES = BASE_STRATEGIES + tuple(f"{s}+MLM" for s in BASE_STRATEGIES[1:])
+from .strategies import BASE_STRATEGIES, STRATEGIES
 IGNORE = -100
 MLM_PROB = 0.15
 

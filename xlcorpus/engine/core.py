@@ -174,6 +174,13 @@ class Call(Source):
 
     def __init__(self, fn: Callable[..., Iterable[Any]], *args: Any, **kwargs: Any):
         self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.size: tuple[Callable[..., int], tuple, str] | None = None
+
+    def sized(self, count: Callable[..., int], *args: Any, unit: str = "rows") -> Call:
+        """Declare ``count(*args)``: the number of records (``unit``) the source will yield,
+        called when the step runs, for its progress line."""
+        self.size = (count, args, unit)
+        return self
 
     def open(self) -> Iterable[Any]:
         return self.fn(*self.args, **self.kwargs)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -39,11 +39,14 @@ from ..parts import PartFile, drop_repeated_keys
 from ..schema import contract
 from ..staging import Staging
 from ..store import Store, Txn
-from .core import (Reject, Stage, StageStats, Stats, Step, UnitResult, apply_stages, as_stage,
+from .. import progress
+from ..progress import StepProgress
+from .core import (Reject, Stage, StageStats, Stats, Step, UnitResult, apply_stages, as_stage, describe_source,
                    iter_batches, merge_stats, reader_parts)
 from .pool import Pool
 
 _WORKER: dict[str, Any] = {}
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -165,6 +168,7 @@ class StagedEngine:
         self.progress = progress
         self.max_reject_share = max_reject_share  # overrides each step's own when given
         self._seen: dict[str, set] = {}
+        self._bar: StepProgress | None = None
 
     def _results(self, step: Step, staging: Staging) -> Iterator[UnitResult]:
         raise NotImplementedError
@@ -187,11 +191,15 @@ class StagedEngine:
         start = time.perf_counter()
         errors = 0
         first_error: Reject | None = None
+        log.info("step %s: reading %s -> %s -> %s", step.name, describe_source(step.reader),
+                 " -> ".join(getattr(s, "name", getattr(s, "__name__", type(s).__name__)) for s in step.stages)
+                 or "(no stage)", ", ".join(step.tables))
         try:
             spill = Spill(staging, step.tables)
-            step = self._prepared(step, staging.workdir())
-            results = self._results(step, staging)
-            with _Progress(self.progress, step.name) as bar:
+            with StepProgress(self.progress, step.name, step.reader) as bar:
+                self._bar = bar
+                step = self._prepared(step, staging.workdir())
+                results = self._results(step, staging)
                 for unit in results:
                     report.input_rows += unit.rows_in
                     merge_stats(report.stats, unit.stats)
@@ -214,12 +222,16 @@ class StagedEngine:
                             if r.error:
                                 errors += 1
                                 first_error = first_error or r
-                    bar.advance(unit.rows_in, n_out)
+                    bar.advance(unit.rows_in, n_out, units=1)
+            log.info("step %s: %s records read, %s rows staged, %s rejected, %s duplicates dropped",
+                     step.name, f"{report.input_rows:,}", f"{sum(spill.rows.values()):,}", f"{report.rejects:,}",
+                     f"{report.duplicates:,}")
             share = step.max_reject_share if self.max_reject_share is None else self.max_reject_share
             _check_error_share(step, share, errors, report.input_rows, first_error)
             spill.close()
             self._commit(step, store, spill, metadata, txn, report, adopted)
         finally:
+            self._bar = None
             if results is not None:
                 results.close()  # stops the workers (killed on error) before the folder goes
             if spill is not None:
@@ -235,7 +247,9 @@ class StagedEngine:
         for s in stages:
             if type(s).prepare is not Stage.prepare:
                 workdir.mkdir(parents=True, exist_ok=True)
-                s.prepare(str(workdir))
+                with progress.task(f"preparing {getattr(s, 'name', type(s).__name__)} (whole input, once)"):
+                    s.prepare(str(workdir))
+        progress.forget_inputs()  # the step's progress counts the reading pass, not prepare's scans
         return dataclasses.replace(step, stages=stages)
 
     def _commit(self, step: Step, store: Store, spill: Spill, metadata: dict[str, Any],
@@ -245,6 +259,8 @@ class StagedEngine:
             mode = step.mode if table in step.outputs else "merge"
             if txn is not None and store.transaction_version(table, txn[0]) == txn[1]:
                 report.completed.append(table)  # committed by an earlier, interrupted run
+                log.info("%s: already carries this step's transaction (an interrupted run committed it): "
+                         "not committed again", table)
                 report.versions[table] = store.version(table)
                 if table in step.outputs:
                     report.rows[table] = 0
@@ -261,6 +277,8 @@ class StagedEngine:
             if commit.adopted:
                 adopted.add(table)
             report.versions[table] = commit.version
+            log.info("%s: committed v%d (%s, %s rows staged in %d file(s), %s inserted)", table, commit.version,
+                     mode, f"{spill.rows[table]:,}", len(spill.files[table]), f"{commit.rows:,}")
             if table in step.outputs:
                 report.rows[table] = commit.rows
                 report.staged[table] = spill.rows[table]
@@ -311,6 +329,8 @@ class LocalEngine(StagedEngine):
         # A source with parts (byte ranges of a dump...) is read by the workers, which also
         # write their outputs; otherwise this process reads and the workers return batches.
         parts = None if step.dedupe else reader_parts(step.reader, self.workers)
+        if parts is not None and self._bar is not None:
+            self._bar.set_total(len(parts), "parts")
         shipped = dataclasses.replace(step, reader=(), stages=[])  # sources stay here
         with Pool(self.workers, _init_worker, (shipped, stages, self.fail_fast)) as pool:
             if parts is not None:
@@ -337,37 +357,8 @@ def _rejects_batch(table: str, run_id: str, rejects: list[Reject]) -> pa.RecordB
     return contract(table).batch(rows)
 
 
-class _Progress:
-    """A rich progress line with input rows, output rows and rows/s (silent if disabled)."""
-
-    def __init__(self, enabled: bool, label: str):
-        self.enabled = enabled and sys.stderr.isatty()  # never on stdout, nothing when redirected
-        self.label = label
-        self.out = 0
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self._p = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
-                               TextColumn("{task.completed:,} rows in"), TextColumn("{task.fields[out]:,} out"),
-                               TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(),
-                               transient=True, console=Console(stderr=True))
-            self._p.__enter__()
-            self._t = self._p.add_task(self.label, total=None, out=0, rate=0.0)
-            self._start = time.perf_counter()
-        return self
-
-    def advance(self, n_in: int, n_out: int) -> None:
-        self.out += n_out
-        if self.enabled:
-            task = self._p.tasks[0]
-            rate = (task.completed + n_in) / max(time.perf_counter() - self._start, 1e-9)
-            self._p.update(self._t, advance=n_in, out=self.out, rate=rate)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._p.__exit__(*exc)
-        return False
-
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass

@@ -75,10 +75,14 @@ def init_ray(workers: int, address: str | None = None, object_store_mb: int = OB
     ``num_gpus`` declares this machine's GPUs to a local Ray (default: Ray detects them).
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG  # -vv shows Ray's own logs
+    if not debug:  # Ray's C++ core (core_worker.cc ... E lines) and its Python loggers stay quiet
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     ray = import_ray()
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS")
-        common = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+        common = {"include_dashboard": False, "log_to_driver": debug,
+                  "logging_level": logging.DEBUG if debug else logging.ERROR}
         if address:
             ray.init(address=address, **common)
         else:
@@ -87,8 +91,8 @@ def init_ray(workers: int, address: str | None = None, object_store_mb: int = OB
     ctx.execution_options.preserve_order = True  # dedupe keeps the first row in input order
     ctx.enable_progress_bars = False  # the engine shows its own progress line
     ctx.target_max_block_size = 1 << 20  # one work unit per block: units spread over actors
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+    for name in ("ray", "ray.data", "ray.data._internal.progress"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.ERROR)
     warnings.filterwarnings("ignore", message=".*concurrent actors.*")  # small inputs, many actors
     return ray
 

@@ -19,17 +19,19 @@ def export_group() -> None:
 @click.option("--to", "to", required=True, type=click.Path(file_okay=False), help="Folder to write.")
 @click.option("--push", "repo_id", metavar="REPO_ID", help="Then upload the folder to this Hub dataset repo.")
 @click.option("--private", is_flag=True, help="Create the Hub repo as private (with --push).")
-@click.option("--license", "license_", default="unknown", show_default=True,
-              help="License id for the card (that of the inputs, e.g. cc-by-4.0).")
+@click.option("--license", "license_", default=None,
+              help="License id for the card (default: that of the inputs, when known; required otherwise).")
 @click.option("--task", "tasks", multiple=True, help="Hub task category (repeatable; default by table).")
 @click.option("--max-shard-mb", type=click.FloatRange(min=0.001), default=500, show_default=True,
               help="Largest Parquet shard (Arrow size in MB).")
+@click.option("--split", default="train", show_default=True,
+              help="Split name for the rows (a table with a `split` column uses its values).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --to folder.")
 @store_option
 @click.pass_obj
 def export_hf_command(obj, table: str, version: int | None, release: str | None, to: str,
-                      repo_id: str | None, private: bool, license_: str, tasks: tuple[str, ...],
-                      max_shard_mb: float, overwrite: bool, store: str) -> None:
+                      repo_id: str | None, private: bool, license_: str | None, tasks: tuple[str, ...],
+                      max_shard_mb: float, split: str, overwrite: bool, store: str) -> None:
     """Write TABLE as a Hub dataset folder: README.md card + Parquet shards per config.
 
     One config per language (pair) from the table's partition columns; load one with
@@ -44,7 +46,7 @@ def export_hf_command(obj, table: str, version: int | None, release: str | None,
         raise click.UsageError("--private needs --push REPO_ID")
     exp = export_hf(open_store(store), table, to, version=version, release=release, license=license_,
                     tasks=list(tasks) or None, max_shard_mb=max_shard_mb, overwrite=overwrite,
-                    repo_id=repo_id)
+                    repo_id=repo_id, split=split)
     files = sum(len(c.files) for c in exp.configs)
     obj.echo(f"{table} v{exp.version}: {exp.rows:,} rows, {len(exp.configs)} config(s) "
              f"({', '.join(c.name for c in exp.configs)}), {files} Parquet file(s) -> {exp.folder}")

@@ -3,9 +3,11 @@
 The folder::
 
     DIR/
-      README.md                                  dataset card: YAML metadata + schema, counts, lineage
+      README.md                                  dataset card (huggingface_hub DatasetCard): license
+                                                  from the sources, citations, statistics, lineage
       data/<config>/train-00000-of-00002.parquet  one config per language (pair): the table's
-                                                  partition values; shards of <= max_shard_mb
+                                                  partition values; shards of <= max_shard_mb;
+                                                  the default config ``all`` reads them all
 
 Partition columns stay inside the Parquet files (``datasets`` ignores hive folders) and
 nested columns (spans, entity lists, alignments) keep their Arrow types.
@@ -28,17 +30,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
-import yaml
 
 from .. import __version__
 from ..errors import XlcorpusError
 from ..schema import TableContract, contract
 from ..store import Store
+from .provenance import METHODS, Provenance, provenance
 
 MAX_SHARD_MB = 500
 MARKER = ".xlcorpus-export"  # written into every exported folder; only such folders are replaced
 SPLIT = "train"
-DEFAULT_CONFIG = "default"
+ALL_CONFIG = "all"  # every row; the config ``load_dataset(DIR)`` loads
+DEFAULT_CONFIG = ALL_CONFIG  # the only config of a table without partition columns
+SPLIT_COLUMN = "split"  # a table with this column is exported with one split per value
 # Hub task categories by table (a table not listed gets "other"; --task overrides).
 TASKS: dict[str, list[str]] = {
     "bitext": ["translation"],
@@ -69,6 +73,7 @@ class Config:
     values: dict[str, Any]
     rows: int = 0
     files: list[str] = field(default_factory=list)
+    splits: dict[str, int] = field(default_factory=dict)  # rows per split
 
 
 @dataclass
@@ -95,10 +100,14 @@ def resolve_version(store: Store, table: str, version: int | None, release: str 
 
 
 def export_hf(store: Store, table: str, to: str | os.PathLike[str], version: int | None = None,
-              release: str | None = None, license: str = "unknown", tasks: list[str] | None = None,
+              release: str | None = None, license: str | None = None, tasks: list[str] | None = None,
               max_shard_mb: float = MAX_SHARD_MB, overwrite: bool = False,
-              repo_id: str | None = None) -> Export:
+              repo_id: str | None = None, split: str = SPLIT) -> Export:
     """Write ``table`` (at ``version`` / ``release`` / latest) as a Hub dataset folder ``to``.
+
+    ``license`` defaults to the license of the table's sources (from its lineage, see
+    :mod:`xlcorpus.export.provenance`); when that is unknown it must be given. Rows go to
+    the split ``split``, or, when the table has a ``split`` column, to the split it names.
 
     The folder is built next to ``to`` and moved into place at the end: a failed export
     leaves no half-written folder. An existing non-empty ``to`` needs ``overwrite``, and is
@@ -112,18 +121,29 @@ def export_hf(store: Store, table: str, to: str | os.PathLike[str], version: int
     v = resolve_version(store, table, version, release)
     c = contract(table)
     data = store.read(table, v)
+    lineage = [h for h in reversed(store.history(table)) if h["version"] <= v]
+    prov = provenance(lineage)
+    license = license or prov.license
+    if not license:
+        why = (f"its inputs {', '.join(prov.unknown_inputs)} are of no known source" if prov.unknown_inputs
+               else "its sources' licenses do not combine into one" if prov.sources
+               else "its lineage names no source")
+        raise ExportError(f"{table} v{v}: the license is unknown ({why}): pass --license ID "
+                          "(the license of the inputs, e.g. cc-by-4.0)")
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         configs = plan_configs(c, data)
         for cfg in configs:
-            write_config(c, data, cfg, work, max_shard_mb)
+            write_config(c, data, cfg, work, max_shard_mb, split)
         total = data.count_rows()
         if sum(cfg.rows for cfg in configs) != total:
             raise ExportError(f"{table} v{v}: exported {sum(cfg.rows for cfg in configs)} rows of {total}")
         result = Export(dest, table, v, configs)
-        lineage = [h for h in reversed(store.history(table)) if h["version"] <= v]
-        text = card(result, c, lineage, license, tasks, release, data, repo_id)
+        from ..stats.compute import render, table_stats
+
+        stats = render(table_stats(store, table, v), "markdown")
+        text = card(result, c, lineage, license, tasks, release, data, repo_id, prov, stats)
         (work / "README.md").write_text(text, encoding="utf-8")
         (work / MARKER).write_text(json.dumps({"table": table, "version": v}) + "\n", encoding="utf-8")
         if dest.exists():
@@ -153,7 +173,7 @@ def check_replaceable(dest: Path, store: Store) -> None:
 
 
 def plan_configs(c: TableContract, data: pads.Dataset) -> list[Config]:
-    """One config per distinct combination of the partition columns (one ``default`` if none)."""
+    """One config per distinct combination of the partition columns (only ``all`` if none)."""
     parts = list(c.partition_by)
     if not parts:
         return [Config(DEFAULT_CONFIG, {})]
@@ -173,22 +193,36 @@ def _filter(values: dict[str, Any]):
     return expr
 
 
-def write_config(c: TableContract, data: pads.Dataset, cfg: Config, root: Path, max_shard_mb: float) -> None:
-    """Write the config's rows as Parquet shards of at most ``max_shard_mb`` (Arrow size)."""
+def write_config(c: TableContract, data: pads.Dataset, cfg: Config, root: Path, max_shard_mb: float,
+                 split: str = SPLIT) -> None:
+    """Write the config's rows as Parquet shards of at most ``max_shard_mb`` (Arrow size), per split."""
     folder = root / "data" / cfg.name
     folder.mkdir(parents=True)
+    if SPLIT_COLUMN in c.names:
+        col = data.to_table(columns=[SPLIT_COLUMN], filter=_filter(cfg.values)).column(SPLIT_COLUMN)
+        splits = {str(v): pc.field(SPLIT_COLUMN) == v for v in sorted(pc.unique(col).to_pylist(), key=str)}
+    else:
+        splits = {split: None}
+    for name, where in (splits or {split: None}).items():
+        rows = cfg.rows
+        _write_split(c, data, cfg, folder, root, max_shard_mb, name, where)
+        cfg.splits[name] = cfg.rows - rows
+
+
+def _write_split(c: TableContract, data: pads.Dataset, cfg: Config, folder: Path, root: Path,
+                 max_shard_mb: float, split: str, where: Any) -> None:
     limit = max(1, int(max_shard_mb * 2**20))
     paths: list[Path] = []
     writer, size = None, 0
     try:
-        for batch in _batches(c, data, cfg):
+        for batch in _batches(c, data, cfg, where):
             per_row = max(1, batch.nbytes // batch.num_rows)
             done = 0
             while done < batch.num_rows:
                 if writer is None or size >= limit:
                     if writer is not None:
                         writer.close()
-                    paths.append(folder / f"{SPLIT}-{len(paths):05d}.parquet")
+                    paths.append(folder / f"{split}-{len(paths):05d}.parquet")
                     writer, size = pq.ParquetWriter(paths[-1], c.arrow_schema, compression="zstd"), 0
                 take = min(batch.num_rows - done, max(1, (limit - size) // per_row))
                 writer.write_batch(batch.slice(done, take))
@@ -199,17 +233,19 @@ def write_config(c: TableContract, data: pads.Dataset, cfg: Config, root: Path, 
         if writer is not None:
             writer.close()
     if not paths:  # an empty table still gets a valid (empty) file
-        paths.append(folder / f"{SPLIT}-00000.parquet")
+        paths.append(folder / f"{split}-00000.parquet")
         pq.write_table(c.arrow_schema.empty_table(), paths[0], compression="zstd")
     for i, p in enumerate(paths):
-        final = p.with_name(f"{SPLIT}-{i:05d}-of-{len(paths):05d}.parquet")
+        final = p.with_name(f"{split}-{i:05d}-of-{len(paths):05d}.parquet")
         p.rename(final)
         cfg.files.append(final.relative_to(root).as_posix())
 
 
-def _batches(c: TableContract, data: pads.Dataset, cfg: Config) -> Iterator[pa.RecordBatch]:
+def _batches(c: TableContract, data: pads.Dataset, cfg: Config, where: Any = None) -> Iterator[pa.RecordBatch]:
     """The config's rows in contract order and types, in batches of at most 64k rows."""
-    for batch in data.to_batches(filter=_filter(cfg.values), batch_size=64 * 1024):
+    expr = _filter(cfg.values)
+    expr = where if expr is None else expr if where is None else expr & where
+    for batch in data.to_batches(filter=expr, batch_size=64 * 1024):
         if batch.num_rows:
             yield c.validate(_plain(batch, c))
 
@@ -247,25 +283,46 @@ def languages(c: TableContract, configs: list[Config], data: pads.Dataset) -> li
     return sorted(code for code in found if langcodes.tag_is_valid(code))
 
 
+# Tables without a language column whose language is fixed by the pipeline.
+TABLE_LANGUAGES: dict[str, list[str]] = {"transliterated": ["mt"]}
+TRANSLATION_TABLES = {"bitext", "bitext_aligned", "lexical_table", "projected"}
+
+
+def multilinguality(table: str, c: TableContract, langs: list[str]) -> str:
+    if table in TRANSLATION_TABLES or {"src", "tgt", "src_lang", "tgt_lang"} <= set(c.names):
+        return "translation"
+    return "multilingual" if len(langs) > 1 else "monolingual"
+
+
+def card_data(exp: Export, c: TableContract, license: str, tasks: list[str] | None, data: pads.Dataset,
+              prov: Provenance) -> Any:
+    """The card's metadata as ``huggingface_hub.DatasetCardData`` (validated field names)."""
+    try:
+        from huggingface_hub import DatasetCardData
+    except ImportError as exc:
+        raise ExportError("the dataset card needs huggingface_hub: pip install 'xlcorpus[hf]'") from exc
+    langs = languages(c, exp.configs, data) or TABLE_LANGUAGES.get(exp.table, [])
+    splits = sorted({s for cfg in exp.configs for s in cfg.splits})
+    configs = [{"config_name": ALL_CONFIG, "default": True,
+                "data_files": [{"split": sp, "path": f"data/*/{sp}-*.parquet"} for sp in splits]}]
+    configs += [{"config_name": cfg.name,
+                 "data_files": [{"split": sp, "path": f"data/{cfg.name}/{sp}-*.parquet"} for sp in cfg.splits]}
+                for cfg in exp.configs if cfg.name != ALL_CONFIG]
+    return DatasetCardData(
+        license=license, language=langs or None, multilinguality=multilinguality(exp.table, c, langs),
+        task_categories=tasks or TASKS.get(exp.table, ["other"]), size_categories=[size_category(exp.rows)],
+        source_datasets=[s.dataset for s in prov.sources] or ["original"],
+        pretty_name=f"xlcorpus {exp.table} v{exp.version}", tags=["xlcorpus", exp.table], configs=configs)
+
+
 def card(exp: Export, c: TableContract, lineage: list[dict[str, Any]], license: str,
          tasks: list[str] | None, release: str | None, data: pads.Dataset,
-         repo_id: str | None = None) -> str:
-    """The README.md dataset card: YAML metadata, then schema, counts, lineage and usage."""
-    meta = {
-        "license": license,
-        "language": languages(c, exp.configs, data),
-        "task_categories": tasks or TASKS.get(exp.table, ["other"]),
-        "size_categories": [size_category(exp.rows)],
-        "pretty_name": f"xlcorpus {exp.table} v{exp.version}",
-        "tags": ["xlcorpus", exp.table],
-        "configs": [{"config_name": cfg.name,
-                     "data_files": [{"split": SPLIT, "path": f"data/{cfg.name}/{SPLIT}-*.parquet"}],
-                     **({"default": True} if i == 0 else {})}
-                    for i, cfg in enumerate(exp.configs)],
-    }
-    if not meta["language"]:
-        del meta["language"]
-    head = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+         repo_id: str | None = None, prov: Provenance | None = None, stats: str = "") -> str:
+    """The README.md dataset card: YAML metadata, then schema, counts, statistics, lineage, citations."""
+    from huggingface_hub import DatasetCard
+
+    prov = prov or provenance(lineage)
+    meta = card_data(exp, c, license, tasks, data, prov)
     first = exp.configs[0].name
     where = f"release `{release}` (version {exp.version})" if release else f"version {exp.version}"
     lines = [
@@ -277,21 +334,30 @@ def card(exp: Export, c: TableContract, lineage: list[dict[str, Any]], license: 
         "```python",
         "from datasets import load_dataset",
         "",
-        f'ds = load_dataset("{repo_id or "<this folder or repo id>"}", "{first}", split="{SPLIT}")',
+        f'ds = load_dataset("{repo_id or "<this folder or repo id>"}")  # config "{ALL_CONFIG}": every row',
+        f'one = load_dataset("{repo_id or "<this folder or repo id>"}", "{first}")',
         "```", "",
+        "## License and sources", "",
+        f"License: `{license}`" + (f", from the sources: {', '.join(f'{s.name} ({s.license})' for s in prov.sources)}"
+                                   if prov.sources else " (given at export)") + ".", "",
         "## Configs", "",
-        "| config | " + " | ".join(c.partition_by or ["-"]) + " | rows | files |",
-        "|---|" + "---|" * max(1, len(c.partition_by)) + "---|---|",
+        f"`{ALL_CONFIG}` (the default) holds every row; one config per value of the partition columns:", "",
+        "| config | " + " | ".join(c.partition_by or ["-"]) + " | rows | splits | files |",
+        "|---|" + "---|" * max(1, len(c.partition_by)) + "---|---|---|",
     ]
     for cfg in exp.configs:
         vals = " | ".join(f"`{cfg.values[p]}`" for p in c.partition_by) or "-"
-        lines.append(f"| `{cfg.name}` | {vals} | {cfg.rows:,} | {len(cfg.files)} |")
+        per = ", ".join(f"{k} {n:,}" for k, n in cfg.splits.items())
+        lines.append(f"| `{cfg.name}` | {vals} | {cfg.rows:,} | {per} | {len(cfg.files)} |")
     lines += ["", "## Schema", "",
               f"From the table contract `schemas/{c.source}` (partition columns are kept in the files).", "",
               "| field | type | nullable | meaning |", "|---|---|---|---|"]
     for f in c.fields:
         lines.append(f"| `{f.name}` | `{f.type_text}` | {'yes' if f.nullable else 'no'} | "
                      f"{f.doc.replace('|', chr(92) + '|')} |")
+    if stats:
+        lines += ["", "## Statistics", "", "Computed by `xlcorpus stats` over the exported version:", "",
+                  stats.split("\n", 1)[1].replace("\n### ", "\n#### ").strip()]
     lines += ["", "## Lineage", "",
               f"The commits that built version {exp.version} (oldest first), from the table history "
               "(input paths shown by file name):", ""]
@@ -307,7 +373,12 @@ def card(exp: Export, c: TableContract, lineage: list[dict[str, Any]], license: 
                 lines += [f"- {key}:", "", "```json", json.dumps(_no_paths(h[key]), indent=2, sort_keys=True,
                                                                  ensure_ascii=False, default=str), "```"]
         lines.append("")
-    return f"---\n{head}---\n\n" + "\n".join(lines).rstrip() + "\n"
+    bib = [METHODS[m] for m in prov.methods] + [s.bibtex for s in prov.sources]
+    if bib:
+        lines += ["## Citation", "", "Please cite the methods and sources this table was built with:", "",
+                  "```bibtex", "\n\n".join(bib), "```"]
+    text = f"---\n{meta.to_yaml()}\n---\n\n" + "\n".join(lines).rstrip() + "\n"
+    return str(DatasetCard(text))
 
 
 def _no_paths(value: Any) -> Any:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import gzip
 import io
+import logging
 import lzma
 import os
 import re
@@ -31,6 +32,9 @@ from typing import BinaryIO
 
 from ..engine.core import Reject
 from ..errors import InputError
+from ..progress import track_input
+
+log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 BUFFER = 1 << 20
@@ -221,13 +225,16 @@ def open_input(path: PathLike, threads: int | None = None) -> BinaryIO:
         raw.close()
         raise input_error(path, f"is named {Path(str(path)).suffix} but is not {named} data "
                                 f"(it starts with {head[:6]!r})")
+    log.debug("reading %s (%s)", display_name(path), codec or "not compressed")
     if codec is None:
+        track_input(path, raw)
         return raw
     try:
         inner = _decompressor(raw, path, codec, threads)
     except (OSError, RuntimeError) as exc:
         raw.close()
         raise input_error(path, f"cannot read {codec} data: {exc}") from None
+    track_input(path, inner if hasattr(inner, "tell_compressed") else raw)  # bytes read, for progress
     return io.BufferedReader(_Guarded(inner, path, codec), BUFFER)  # type: ignore[return-value]
 
 

@@ -32,6 +32,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterable
 
+from .. import progress
 from ..errors import InputError
 from ..sources.inputs import text_lines
 
@@ -154,11 +155,20 @@ def train(sentences: list[Sentence], out_dir: str | Path, labels: str = "fine",
     col = label_column(sentences, labels)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    trainer = pycrfsuite.Trainer(verbose=False)
-    for s in sentences:
-        trainer.append(sentence_features(s.tokens), s.labels[col])
-    trainer.set_params({**DEFAULT_PARAMS, **(params or {})})
-    trainer.train(str(out / MODEL_FILE))
+    settings = {**DEFAULT_PARAMS, **(params or {})}
+    with progress.task(f"training the etymology CRF on {len(sentences):,} sentences",
+                       settings.get("max_iterations")) as advance:
+
+        class Trainer(pycrfsuite.Trainer):
+            def message(self, text: str) -> None:  # crfsuite's log: one "Iteration #N" line per pass
+                if text.startswith("***** Iteration #"):
+                    advance()
+
+        trainer = Trainer(verbose=False)
+        for s in sentences:
+            trainer.append(sentence_features(s.tokens), s.labels[col])
+        trainer.set_params(settings)
+        trainer.train(str(out / MODEL_FILE))
     counts = Counter(label for s in sentences for label in s.labels[col])
     meta = {"format": FORMAT, "label_column": col, "labels": sorted(counts),
             "label_counts": dict(counts.most_common()), "sentences": len(sentences),
