@@ -53,7 +53,7 @@ def test_runs_rejects_reruns_releases_check_and_export(any_store, tmp_path):
     assert problems == [] and all(not r.problems for r in results) and len(results) == 2
     from xlcorpus.export import export_hf
 
-    exp = export_hf(store, "bitext", tmp_path / "hf", release="v1")
+    exp = export_hf(store, "bitext", tmp_path / "hf", release="v1", license="cc-by-4.0")
     assert exp.rows == 6 and (tmp_path / "hf" / "README.md").is_file()
     if not store.is_local:  # the first commit added the staged files where they were written
         paths = store._delta("bitext", 0).get_add_actions(flatten=True).column("path").to_pylist()
@@ -201,7 +201,7 @@ def test_a_secret_never_appears_in_output_logs_or_commits(s3_root, tmp_path):
         ["-vv", "history", "bitext", "--json", *s], ["-vv", "tag", "v1", *s],
         ["-vv", "sql", *s, "--release", "v1", "SELECT count(*) AS n FROM bitext"],
         ["-vv", "check", *s],
-        ["-vv", "export", "hf", "bitext", "--to", str(tmp_path / "hf"), *s],
+        ["-vv", "export", "hf", "bitext", "--to", str(tmp_path / "hf"), "--license", "cc-by-4.0", *s],
         ["-vv", "sql", *s, "SELECT * FROM nosuchtable"],  # an error
         ["tables", "--store", s3_root, "--storage-option", SECRET],  # malformed: not echoed
     ]
