@@ -163,3 +163,22 @@ def test_bad_priors_spec_is_a_clear_error(tmp_path, capsys):
     write_pairs(inp, 10)
     code = entry(["align", "--input", str(inp), "--output", str(tmp_path / "o"), "--priors", str(tmp_path / "nope")])
     assert code == 1 and "neither a priors file nor a store table" in capsys.readouterr().err
+
+
+@needs_seed
+def test_chunks_on_ray_give_the_links_of_the_local_engine(tmp_path):
+    ray = pytest.importorskip("ray")
+    from xlcorpus.engine.ray_engine import RayEngine, init_ray
+
+    pipe, store = _pipeline(tmp_path, tmp_path / "local", n=160)
+    run(pipe, store, LocalEngine(progress=False))
+    started = not ray.is_initialized()
+    init_ray(2, object_store_mb=256)
+    try:
+        other, store_ray = _pipeline(tmp_path, tmp_path / "ray", n=160)
+        report = run(other, store_ray, RayEngine(workers=2, progress=False))
+    finally:
+        if started:
+            ray.shutdown()
+    assert [s.step for s in report.steps] == ["import", "priors", "align", "lexical"]
+    assert _links(store_ray) == _links(store) and len(_links(store)) == 160

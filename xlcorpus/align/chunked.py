@@ -293,8 +293,12 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
         if priors:
             shared = load_priors(priors)
         elif priors_sample and total > chunk_pairs:
+            t0 = time.perf_counter()
             batches = [sample_pairs(path, priors_sample, seed, total)] + ([extra] if extra else [])
-            shared = train_priors(batches, seed, runs, **options)
+            shared = train_priors(batches, seed, opts["runs"], **options)
+            if progress:
+                print(f"priors: trained on a sample of {sum(len(b[0]) for b in batches):,} pairs in "
+                      f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
         priors_path = None
         if shared is not None:
             priors_path = os.path.join(tmp, "priors")
