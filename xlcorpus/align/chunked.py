@@ -23,6 +23,7 @@ recomputes a missing chunk exactly as an uninterrupted run would.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 import math
 import os
 import shutil
@@ -35,7 +36,8 @@ from pathlib import Path
 
 from ..ids import seed_for
 from .priors import Priors, similarity_priors
-from .statistical import AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links, _clean, align_files, combine_runs
+from .statistical import (AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links, _clean, align_files, combine_runs,
+                          parse_links)
 
 CHUNK_PAIRS = 50_000
 PRIORS_SAMPLE = 100_000
@@ -179,7 +181,7 @@ def _take_links(fh, k: int) -> Links:
         line = fh.readline()
         if not line:
             raise RuntimeError("eflomal wrote fewer alignment lines than there are sentence pairs")
-        out.append([tuple(map(int, x.split("-"))) for x in line.split()])  # type: ignore[misc]
+        out.append(parse_links(line))
     return out
 
 
@@ -220,19 +222,35 @@ def chunk_options(runs: int | None, total: int, **options) -> dict:
 
 
 # ------------------------------------------------------------ a pairs file, streamed
-def _read_chunks(path: str, chunk_pairs: int) -> Iterator[tuple[list[list[str]], list[list[str]]]]:
+def _split_file(path: str, chunk_pairs: int, folder: str) -> Iterator[str]:
+    """Write the pairs of ``path`` into chunk files under ``folder``, yielding each path as it
+    is written (only one chunk's lines are held)."""
     from ..sources.inputs import read_pair_lines
 
     lines = read_pair_lines(path)
-    while True:
+    for index in itertools.count():
         part = list(itertools.islice(lines, chunk_pairs))
         if not part:
             return
-        yield [s.split() for _, s, _ in part], [t.split() for _, _, t in part]
+        out = os.path.join(folder, f"chunk-{index:05d}.txt")
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.writelines(f"{s}\t{t}\n" for _, s, t in part)
+        yield out
 
 
-def _align_one(aligner: ChunkAligner, src, tgt, index: int) -> ChunkResult:
-    return aligner.align(src, tgt, index)
+def _align_chunk_file(aligner: ChunkAligner, path: str, index: int) -> tuple[int, float]:
+    """Align one chunk file (a worker task); links and scores go next to it."""
+    src, tgt = [], []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            s, t = line.rstrip("\n").split("\t")
+            src.append(s.split())
+            tgt.append(t.split())
+    res = aligner.align(src, tgt, index)
+    with open(path + ".links", "w", encoding="utf-8") as out, open(path + ".scores", "w", encoding="utf-8") as sc:
+        out.writelines(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in res.links)
+        sc.writelines(" ".join(f"{x:g}" for x in xs) + "\n" for xs in res.scores)
+    return len(res.links), res.seconds
 
 
 def count_pairs(path: str) -> int:
@@ -241,17 +259,23 @@ def count_pairs(path: str) -> int:
     return sum(1 for _ in read_pair_lines(path))
 
 
-def sample_pairs(path: str, sample: int, seed: int, total: int) -> tuple[list[list[str]], list[list[str]]]:
-    """The seeded priors sample of a ``src ||| tgt`` file (keyed by line number)."""
+def sample_pairs(path: str, sample: int, seed: int, total: int,
+                 size: int = 2000) -> Iterator[tuple[list[list[str]], list[list[str]]]]:
+    """The seeded priors sample of a ``src ||| tgt`` file (keyed by line number), in batches."""
     from ..sources.inputs import read_pair_lines
 
     share = sample_share(total, sample)
-    src, tgt = [], []
+    src: list[list[str]] = []
+    tgt: list[list[str]] = []
     for n, (_, s, t) in enumerate(read_pair_lines(path), 1):
         if in_sample(seed, n, share):
             src.append(s.split())
             tgt.append(t.split())
-    return src, tgt
+            if len(src) == size:
+                yield src, tgt
+                src, tgt = [], []
+    if src:
+        yield src, tgt
 
 
 class Progress:
@@ -294,10 +318,16 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
             shared = load_priors(priors)
         elif priors_sample and total > chunk_pairs:
             t0 = time.perf_counter()
-            batches = [sample_pairs(path, priors_sample, seed, total)] + ([extra] if extra else [])
-            shared = train_priors(batches, seed, opts["runs"], **options)
+            seen = Counter()
+
+            def batches():
+                for b in itertools.chain(sample_pairs(path, priors_sample, seed, total), [extra] if extra else []):
+                    seen["pairs"] += len(b[0])
+                    yield b
+
+            shared = train_priors(batches(), seed, opts["runs"], **options)
             if progress:
-                print(f"priors: trained on a sample of {sum(len(b[0]) for b in batches):,} pairs in "
+                print(f"priors: trained on a sample of {seen['pairs']:,} pairs in "
                       f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
         priors_path = None
         if shared is not None:
@@ -308,22 +338,34 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
         aligner = ChunkAligner(opts, priors_path, symmetrize, seed, total)
         n_chunks = max(1, math.ceil(total / chunk_pairs))
         bar = Progress(total, n_chunks, progress)
-        with open(out_links, "w", encoding="utf-8") as out, \
-                (open(out_scores, "w", encoding="utf-8") if out_scores else open(os.devnull, "w")) as sc:
-            for index, res in enumerate(_map_chunks(aligner, _read_chunks(path, chunk_pairs), workers)):
-                out.writelines(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in res.links)
-                sc.writelines(" ".join(f"{x:g}" for x in xs) + "\n" for xs in res.scores)
-                bar.chunk(index, len(res.links), res.seconds)
+        chunks = _split_file(path, chunk_pairs, tmp)
+        with open(out_links, "wb") as out, (open(out_scores, "wb") if out_scores else open(os.devnull, "wb")) as sc:
+            for index, (chunk, (n, seconds)) in enumerate(_map_chunks(aligner, chunks, workers)):
+                for dest, suffix in ((out, ".links"), (sc, ".scores")):
+                    with open(chunk + suffix, "rb") as fh:
+                        shutil.copyfileobj(fh, dest)
+                    os.unlink(chunk + suffix)
+                os.unlink(chunk)
+                bar.chunk(index, n, seconds)
     return total
 
 
-def _map_chunks(aligner: ChunkAligner, chunks: Iterable[tuple[list, list]], workers: int) -> Iterator[ChunkResult]:
-    """Chunk results in input order, at most ``2 * workers`` chunks in memory."""
+def _map_chunks(aligner: ChunkAligner, chunks: Iterable[str], workers: int) -> Iterator[tuple[str, tuple[int, float]]]:
+    """(chunk file, (pairs, seconds)) in input order; chunk files are written at most
+    ``workers`` ahead of the oldest unfinished one."""
     if workers <= 1:
-        for i, (s, t) in enumerate(chunks):
-            yield aligner.align(s, t, i)
+        for i, path in enumerate(chunks):
+            yield path, _align_chunk_file(aligner, path, i)
         return
     from ..engine.pool import Pool
 
+    written: list[str] = []
+
+    def tasks():
+        for i, path in enumerate(chunks):
+            written.append(path)
+            yield aligner, path, i
+
     with Pool(workers) as pool:
-        yield from pool.map(_align_one, ((aligner, s, t, i) for i, (s, t) in enumerate(chunks)), 2 * workers)
+        for k, got in enumerate(pool.map(_align_chunk_file, tasks(), workers)):
+            yield written[k], got

@@ -39,8 +39,6 @@ from ..sources.inputs import read_token_pairs
 from ..text.tokenize import Tokenized, get_tokenizer
 from .chunked import CHUNK_PAIRS, PRIORS_SAMPLE
 
-ALIGNED_BATCH = 2000
-
 if TYPE_CHECKING:
     from .scale import ChunkPlan
 

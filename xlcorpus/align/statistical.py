@@ -112,11 +112,14 @@ def _clean(tokens: Sequence[str]) -> str:
     return " ".join("_".join(t.split()) or "_" for t in tokens)
 
 
+def parse_links(line: str) -> list[Link]:
+    """0-indexed ``i-j`` links of one line of eflomal's output."""
+    return [tuple(map(int, x.split("-"))) for x in line.split()]  # type: ignore[misc]
+
+
 def _read_links(path: str, n: int) -> Links:
-    out: Links = []
     with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            out.append([tuple(map(int, x.split("-"))) for x in line.split()])  # type: ignore[misc]
+        out = [parse_links(line) for line in fh]
     if len(out) != n:
         raise RuntimeError(f"eflomal wrote {len(out)} alignment lines for {n} sentence pairs")
     return out
