@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..engine.core import Reject, Stage, Step, call
+from ..engine.core import Stage, Step, call
 from ..errors import PipelineError
 from ..ids import params_fingerprint, stable_id
 from ..params import Ge, Help, InputPath, LangCode, PositiveInt, Ratio
