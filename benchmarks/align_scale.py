@@ -280,12 +280,12 @@ def main() -> None:
     args.throughput_pairs = args.pairs or (30_000 if args.quick else 100_000)
     args.resume_pairs = args.pairs or (30_000 if args.quick else 300_000)
     args.chunk_option = ["--chunk-pairs", str(args.chunk_pairs or 10_000)] if args.quick or args.chunk_pairs else []
-    results = json.loads(OUT.read_text()) if OUT.exists() else {}
     for name, fn in PARTS.items():
         if args.part not in (name, "all"):
             continue
         before = print_load(f"before {name}")
         got = fn(args)
+        results = json.loads(OUT.read_text()) if OUT.exists() else {}  # parts may run at once
         results[name] = {**got, "load_before": before, "load_after": print_load(f"after {name}"),
                          "quick": args.quick}
         write_results("align_scale", results)
