@@ -128,6 +128,8 @@ def xlcorpus_align(pairs: Path, out: Path, workers: int, *more: str) -> dict:
 
 
 def plain_eflomal(src: Path, tgt: Path, folder: Path) -> dict:
+    for name in ("fwd", "rev"):  # eflomal-align does not overwrite
+        (folder / name).unlink(missing_ok=True)
     return run_tree([str(BIN / "eflomal-align"), "-s", str(src), "-t", str(tgt), "-f", str(folder / "fwd"),
                      "-r", str(folder / "rev")])
 
