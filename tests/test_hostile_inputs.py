@@ -73,29 +73,17 @@ def test_export_refuses_a_filesystem_root(small_store):
 
 
 # ----------------------------------------------------------- code from the cache folder
-def test_seeding_shim_is_never_loaded_from_a_folder_others_can_write(tmp_path, monkeypatch):
+def test_eflomal_seeding_loads_no_code_and_changes_no_process_state(tmp_path):
+    """Seeding is a mount namespace per call: no preload, no cached library, os.environ untouched."""
     from xlcorpus.align import seeding
 
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("no C compiler")
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("XLCORPUS_CACHE_DIR", str(cache))
-    good = seeding.shim_path()
-    assert good is not None and good.parent == cache
-    planted = good.read_bytes()
-    os.chmod(good, 0o777)  # writable by others: never loaded, rebuilt privately
-    again = seeding.shim_path()
-    assert again == good and (again.stat().st_mode & 0o022) == 0
-    os.chmod(cache, 0o777)  # a folder others can write: not used at all
-    shared = seeding.shim_path()
-    assert shared is not None and shared.parent != cache and (shared.parent.stat().st_mode & 0o077) == 0
-    assert good.read_bytes() == planted  # the planted copy was not touched, nor loaded
-    os.chmod(cache, 0o700)
-    monkeypatch.delenv("XLCORPUS_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    (tmp_path / "xdg").mkdir(mode=0o777)
-    os.chmod(tmp_path / "xdg", 0o777)  # the folder above the cache folder: writable by others
-    assert seeding.shim_path().parent != tmp_path / "xdg" / "xlcorpus"
+    before = dict(os.environ)
+    argv, env = seeding.eflomal_command(["-h"], 5, tmp_path)
+    assert "LD_PRELOAD" not in env or env["LD_PRELOAD"] == before.get("LD_PRELOAD")
+    assert dict(os.environ) == before and env["OMP_NUM_THREADS"] == "1"
+    assert not any(p.endswith(".so") for p in argv)
+    if seeding.can_seed():
+        assert argv[0].endswith("unshare") and (tmp_path / "seed").read_bytes() == (5).to_bytes(8, "little")
 
 
 def test_trust_rules(tmp_path):

@@ -1,6 +1,6 @@
 """Where code may be loaded from: the user's cache folder, checked before every load.
 
-Cached code (the eflomal seeding shim, a shared library; the pickled ``Uroman``) runs as the
+Cached code (the pickled ``Uroman``) runs as the
 user when it is loaded, so it is only loaded from a path that nobody else can change:
 :func:`trusted` accepts a file when the file and its folder are owned by this user (the
 effective uid) and writable by neither group nor others, no part is a symbolic link, and

@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 
 from ..cli import eval_group, main, open_store, store_option
-from .symmetrize import METHODS
 from ..cli_types import INPUT_FILE
-
+from ..sources.inputs import read_token_pairs
+from .chunked import CHUNK_PAIRS, PRIORS_SAMPLE
+from .symmetrize import METHODS
 
 
 def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
@@ -50,10 +51,34 @@ def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
               help="neural: torch CPU threads (0: torch's default).")
 @click.option("--scores", "scores_path", type=click.Path(dir_okay=False),
               help="Also write one line of link scores per pair.")
+@click.option("--chunk-pairs", type=click.IntRange(min=1), default=CHUNK_PAIRS, show_default=True,
+              help="eflomal: pairs per chunk; a larger input is streamed chunk by chunk.")
+@click.option("--priors-sample", type=click.IntRange(min=0), default=PRIORS_SAMPLE, show_default=True,
+              help="eflomal, more than one chunk: train priors once on a seeded sample of N pairs "
+                   "(all when fewer); 0: none.")
+@click.option("--priors", "priors_spec", metavar="FROM_STORE_OR_FILE",
+              help="eflomal: priors file, or store table STORE/align_priors[@VERSION][#ID], for every chunk.")
+@click.option("--priors-out", type=click.Path(dir_okay=False), help="eflomal: also save the priors used.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="eflomal: chunks aligned in parallel.")
 @click.pass_obj
 def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext, runs,
-          no_similarity_priors, seed, neural_method, layer, device, batch_size, threads, scores_path) -> None:
+          no_similarity_priors, seed, neural_method, layer, device, batch_size, threads, scores_path,
+          chunk_pairs, priors_sample, priors_spec, priors_out, workers) -> None:
     """Word-align tokenized sentence pairs (eflomal on CPU by default, or a neural encoder)."""
+    if method == "eflomal":
+        from .chunked import align_lines_file, count_pairs
+
+        if priors_spec or priors_out or count_pairs(input_path) > chunk_pairs:
+            xs, xt = _extra_pairs(extra_bitext)
+            n = align_lines_file(input_path, output_path, chunk_pairs=chunk_pairs, priors_sample=priors_sample,
+                                 priors=priors_spec, workers=workers, seed=seed, symmetrize=symmetrize,
+                                 runs=runs or None, progress=not (obj and obj.quiet), out_scores=scores_path,
+                                 priors_out=priors_out, extra=(xs, xt) if xs else None,
+                                 similarity_priors=not no_similarity_priors)
+            if obj:
+                obj.echo(f"aligned {n} pairs in chunks of {chunk_pairs:,} -> {output_path}")
+            return
     src, tgt = read_pairs_file(input_path)
     if method == "neural":
         if not model:
@@ -63,15 +88,9 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
         aligner = NeuralAligner(model, layer=layer, device=device, batch_size=batch_size, threads=threads or None)
         links, scores = aligner.align_scored(src, tgt, (neural_method,))[neural_method]
     else:
-        from ..sources.inputs import read_token_pairs
         from .statistical import align_pairs
 
-        xs: list[list[str]] = []
-        xt: list[list[str]] = []
-        for s_file, t_file in extra_bitext:
-            a, b = read_token_pairs(s_file, t_file)
-            xs += a
-            xt += b
+        xs, xt = _extra_pairs(extra_bitext)
         res = align_pairs(src, tgt, extra_src=xs or None, extra_tgt=xt or None,
                           symmetrize=symmetrize, runs=runs or None, seed=seed,
                           similarity_priors=not no_similarity_priors)
@@ -83,6 +102,16 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
                                      encoding="utf-8")
     obj.echo(f"aligned {len(links)} pairs ({sum(map(len, links))} links) -> {output_path}") \
         if obj else None
+
+
+def _extra_pairs(files) -> tuple[list[list[str]], list[list[str]]]:
+    xs: list[list[str]] = []
+    xt: list[list[str]] = []
+    for s_file, t_file in files:
+        a, b = read_token_pairs(s_file, t_file)
+        xs += a
+        xt += b
+    return xs, xt
 
 
 @eval_group.command("align")

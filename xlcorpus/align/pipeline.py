@@ -5,13 +5,17 @@ Steps:
 
 1. ``import``: the pairs into ``bitext`` (the ``bitext-import`` reader: Moses file pair or
    one ``src ||| tgt`` / TSV file).
-2. ``align``: every pair of the language pair in ``bitext`` is tokenized (spaCy rules with
+2. ``priors`` (eflomal, more than one chunk or ``priors`` given): priors trained once on a
+   seeded sample of ``priors_sample`` pairs (plus ``extra_src``/``extra_tgt``), or imported,
+   into ``align_priors`` (see :mod:`xlcorpus.align.scale`).
+3. ``align``: every pair of the language pair in ``bitext`` is tokenized (spaCy rules with
    offsets, or whitespace when ``pretokenized``) and aligned into ``bitext_aligned``.
-   ``eflomal`` trains on the whole corpus at once (plus ``extra_src``/``extra_tgt``), so it
-   runs in the driver; ``neural`` is a batched stage (model loaded once per worker).
-3. ``lexical``: ``lexical_table`` recomputed from ``bitext_aligned`` (one alignment per pair,
-   this run's settings first).
-4. ``codeswitch`` (when ``codeswitch_ratio > 0``): ``align_codeswitched``.
+   ``eflomal`` aligns chunks of ``chunk_pairs`` pairs with the shared priors, in parallel
+   (engine workers or Ray tasks), resumable chunk by chunk; a single chunk trains on itself
+   plus the extra bitext. ``neural`` is a batched stage (model loaded once per worker).
+4. ``lexical``: ``lexical_table`` (eflomal: merged from the chunks' link counts; neural:
+   recomputed from ``bitext_aligned``, one alignment per pair, this run's settings first).
+5. ``codeswitch`` (when ``codeswitch_ratio > 0``): ``align_codeswitched``.
 """
 
 from __future__ import annotations
@@ -20,13 +24,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import progress
-from ..engine.core import Reject, Stage, Step, call
+from ..engine.core import Stage, Step, call
 from ..errors import PipelineError
 from ..ids import params_fingerprint, stable_id
 from ..params import Ge, Help, InputPath, LangCode, PositiveInt, Ratio
@@ -34,8 +37,10 @@ from ..schema import contract
 from ..sources.bitext import BitextImport
 from ..sources.inputs import read_token_pairs
 from ..text.tokenize import Tokenized, get_tokenizer
+from .chunked import CHUNK_PAIRS, PRIORS_SAMPLE
 
-ALIGNED_BATCH = 2000
+if TYPE_CHECKING:
+    from .scale import ChunkPlan
 
 
 def tokenize_batch(batch: pa.RecordBatch | pa.Table, src_lang: str, tgt_lang: str,
@@ -107,6 +112,11 @@ class BitextAlignPipeline(BitextImport):
     method: Annotated[Literal["eflomal", "neural"], Help("statistical (CPU) or neural aligner")] = "eflomal"
     symmetrize: Annotated[str, Help("vote, intersection, union, grow-diag, grow-diag-final(-and)")] = "vote"
     runs: Annotated[int, Ge(0), Help("eflomal runs; 0: automatic (4 below 200k pairs, else 1)")] = 0
+    chunk_pairs: Annotated[PositiveInt, Help("eflomal: pairs per chunk (chunks run in parallel, same priors)")] = CHUNK_PAIRS
+    priors_sample: Annotated[int, Ge(0), Help("eflomal: train priors once on a seeded sample of this many "
+                                                "pairs (all when fewer); 0: none")] = PRIORS_SAMPLE
+    priors: Annotated[str | None, Help("eflomal: priors file or store table STORE/align_priors[@VERSION][#ID] "
+                                       "instead of training")] = None
     similarity_priors: Annotated[bool, Help("Dirichlet priors for identical/similar tokens")] = True
     extra_src: Annotated[InputPath | None, Help("extra tokenized bitext, source side (training only)")] = None
     extra_tgt: Annotated[InputPath | None, Help("extra tokenized bitext, target side")] = None
@@ -137,38 +147,66 @@ class BitextAlignPipeline(BitextImport):
         mask = pc.and_(pc.equal(t["src_lang"], self.src_lang), pc.equal(t["tgt_lang"], self.tgt_lang))
         return t.filter(mask).sort_by([("source", "ascending"), ("line", "ascending")])
 
-    def _eflomal_reader(self, store) -> Iterator[pa.RecordBatch | Reject]:
-        from .statistical import align_pairs
+    def _extra(self) -> tuple[list, list] | None:
+        if self.extra_src is None:
+            return None
+        return read_token_pairs(self.extra_src, self.extra_tgt)  # type: ignore[arg-type]
 
-        bitext = self._bitext(store)
-        with progress.task(f"tokenizing {bitext.num_rows:,} pairs"):
-            src, tgt = tokenize_batch(bitext, self.src_lang, self.tgt_lang, self.pretokenized)
-        extra = {}
-        if self.extra_src is not None:
-            xs, xt = read_token_pairs(self.extra_src, self.extra_tgt)  # type: ignore[arg-type]
-            extra = {"extra_src": xs, "extra_tgt": xt}
-        res = align_pairs([s.tokens for s in src], [t.tokens for t in tgt], symmetrize=self.symmetrize,
-                          seed=self.seed, similarity_priors=self.similarity_priors,
-                          runs=self.runs or None, **extra)
-        params = {**res.options, "pretokenized": self.pretokenized}
-        for start in range(0, bitext.num_rows, ALIGNED_BATCH):
-            end = start + ALIGNED_BATCH
-            yield aligned_rows(bitext.slice(start, ALIGNED_BATCH), src[start:end], tgt[start:end],
-                               res.links[start:end], res.scores[start:end], "eflomal",  # type: ignore[index]
-                               self.symmetrize, params, res.forward[start:end], res.reverse[start:end])
+    def _chunk_plan(self, store) -> ChunkPlan:
+        """The chunked alignment's settings, priors id and folder (counts the pairs)."""
+        from ..engine.local import staging_root
+        from ..ids import file_fingerprint
+        from .chunked import ChunkAligner, chunk_options
+        from .scale import ChunkPlan, count_pairs, priors_id_for
 
-    def _pairs(self, store) -> int:
-        """The pairs the align step reads (for its progress total)."""
-        store = store.open() if hasattr(store, "open") else store
-        return store.read("bitext").count_rows(filter=(pc.field("src_lang") == self.src_lang)
-                                               & (pc.field("tgt_lang") == self.tgt_lang))
+        total = count_pairs(store, self.src_lang, self.tgt_lang)
+        version = store.version("bitext") if store.exists("bitext") else None
+        opts = chunk_options(self.runs or None, total, similarity_priors=self.similarity_priors)
+        extra_fp = file_fingerprint(self.extra_src) + file_fingerprint(self.extra_tgt) if self.extra_src else None
+        priors_id = None
+        if self.priors:
+            path = self.priors.partition("@")[0].partition("#")[0]
+            made = file_fingerprint(path) if Path(path).is_file() else None
+            priors_id = priors_id_for({"from": self.priors, "file": made})
+        elif self.priors_sample and total > self.chunk_pairs:
+            priors_id = priors_id_for({"sample": self.priors_sample, "seed": self.seed, "options": opts,
+                                       "langs": [self.src_lang, self.tgt_lang], "bitext": version, "extra": extra_fp})
+        params = {**opts, "seed": self.seed, "pretokenized": self.pretokenized, "chunk_pairs": self.chunk_pairs,
+                  "priors": priors_id, "extra": extra_fp}
+        key = params_fingerprint({"params": params, "langs": [self.src_lang, self.tgt_lang], "bitext": version,
+                                  "sym": self.symmetrize})[:24]
+        folder = staging_root(store).parent / "_align" / key
+        aligner = ChunkAligner(opts, None, self.symmetrize, self.seed, total)
+        single_extra = self._extra() if priors_id is None and self.extra_src is not None else None
+        return ChunkPlan(store.ref(), self.src_lang, self.tgt_lang, self.pretokenized, str(folder),
+                         self.chunk_pairs, aligner, params, priors_id, single_extra)
+
+    def _priors_reader(self, store, plan: ChunkPlan) -> Iterator[pa.Table]:
+        from .chunked import train_priors
+        from .priors_store import load_priors
+        from .scale import priors_table, sample_batches
+
+        if self.priors:
+            priors = load_priors(self.priors)
+        else:
+            batches = sample_batches(store, self.src_lang, self.tgt_lang, self.pretokenized, self.priors_sample,
+                                     self.seed, self._extra())
+            opts = {k: v for k, v in plan.aligner.options.items() if k != "runs"}
+            priors = train_priors(batches, self.seed, plan.aligner.options["runs"], **opts)
+        yield priors_table(priors, plan.priors_id, self.src_lang, self.tgt_lang)  # type: ignore[arg-type]
 
     def _bitext_batches(self, store) -> Iterator[pa.RecordBatch]:
         yield from self._bitext(store).to_batches(max_chunksize=max(self.batch_size * 4, 256))
 
-    def _lexical_reader(self, store) -> Iterator[pa.Table]:
+    def _lexical_reader(self, store, plan: ChunkPlan | None = None) -> Iterator[pa.Table]:
         from .lexical import lexical_table
 
+        if plan is not None:
+            from .scale import lexical_rows
+
+            yield from lexical_rows(store, plan, "eflomal", json.dumps(plan.params, sort_keys=True, default=str),
+                                    self.lexical_min_count)
+            return
         store = store.open()
         t = store.to_arrow("bitext_aligned", columns=["pair_id", "src_lang", "tgt_lang", "src_tokens",
                                                       "tgt_tokens", "alignment", "method"])
@@ -204,16 +242,23 @@ class BitextAlignPipeline(BitextImport):
         """The steps, as data: whole-table steps read their input tables when they run."""
         yield from super().steps(store)
         ref = store.ref()
+        plan = None
         if self.method == "eflomal":
-            yield Step("align", call(self._eflomal_reader, ref).sized(self._pairs, ref), [], ["bitext_aligned"],
-                       mode="merge", source_column="pair_id", position_column="line", inputs=["bitext"])
+            from .scale import ChunkedAlignSource
+
+            plan = self._chunk_plan(store)
+            if plan.priors_id is not None:
+                yield Step("priors", call(self._priors_reader, ref, plan), [], ["align_priors"], mode="merge",
+                           inputs=["bitext"])
+            yield Step("align", ChunkedAlignSource(plan), [], ["bitext_aligned"], mode="merge",
+                       source_column="pair_id", position_column="line", inputs=["bitext"])
         else:
             stage = NeuralAlign(self.model, self.neural_method, self.layer, self.device,  # type: ignore[arg-type]
                                 self.batch_size, self.src_lang, self.tgt_lang, self.pretokenized)
             yield Step("align", call(self._bitext_batches, ref).sized(self._pairs, ref), [stage], ["bitext_aligned"],
                        mode="merge",
                        position_column="line", inputs=["bitext"])
-        yield Step("lexical", call(self._lexical_reader, ref), [], ["lexical_table"], mode="overwrite",
+        yield Step("lexical", call(self._lexical_reader, ref, plan), [], ["lexical_table"], mode="overwrite",
                    inputs=["bitext_aligned"])
         if self.codeswitch_ratio > 0:
             yield Step("codeswitch", call(self._codeswitch_reader, ref), [], ["align_codeswitched"],

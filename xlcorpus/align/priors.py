@@ -34,6 +34,11 @@ class Priors:
         return Priors(self.lex + other.lex, self.hmmf + other.hmmf, self.hmmr + other.hmmr,
                       self.ferf + other.ferf, self.ferr + other.ferr)
 
+    def __iadd__(self, other: "Priors") -> "Priors":
+        for name in ("lex", "hmmf", "hmmr", "ferf", "ferr"):
+            getattr(self, name).update(getattr(other, name))
+        return self
+
     def __str__(self) -> str:
         return f"Priors({len(self.lex)} lexical, {len(self.hmmf) + len(self.hmmr)} jump)"
 

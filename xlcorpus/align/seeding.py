@@ -1,101 +1,86 @@
-"""Reproducible eflomal runs.
+"""Reproducible eflomal runs, one call at a time, without process-wide state.
 
-eflomal seeds its Gibbs samplers from ``/dev/urandom`` and its OpenMP samplers draw in a
-thread-dependent order, so two runs on the same input differ. :func:`seeded` runs the
-eflomal binary with
+eflomal 2.0's sampler takes no seed: each direction reads 8 bytes from ``/dev/urandom``
+with ``fopen`` (``random_system_state`` in its ``random.c``) and splits per-sampler states
+from them in the order OpenMP threads ask. :func:`eflomal_command` returns the command
+line and environment of *one* run of eflomal's own, unmodified binary such that its
+output is a function of (input, options, seed):
 
-- ``LD_PRELOAD`` of a tiny shim (``seeded_urandom.c``, compiled once with the system C
-  compiler into the user's cache folder, :func:`xlcorpus.trust.cache_dir`; it is loaded
-  only from a file and folder nobody else can write, else built in a fresh private
-  temporary folder) that serves ``/dev/urandom`` from a
-  SplitMix64 stream of the given seed, and
-- ``OMP_NUM_THREADS=1`` (samplers run one after the other),
+- it runs in a private mount namespace of an unprivileged user namespace
+  (``unshare --user --map-root-user --mount``) where a file holding the seed's 8 bytes is
+  bind-mounted over ``/dev/urandom``: only that process sees it, whatever C library it
+  uses and however it opens the device;
+- its environment (passed to that one subprocess, ``os.environ`` is not touched) sets
+  ``OMP_NUM_THREADS=1``, so samplers take their states in a fixed order.
 
-which makes its output a function of (input, options, seed). Without a C compiler the run is
-not reproducible and a warning says so. The environment is process-wide, so calls are
-serialised by a lock (eflomal runs inside one ``align_pairs`` run one after the other).
+Nothing is compiled, preloaded or loaded from a cache, nothing is locked: any number of
+seeded runs may go at once. Where user namespaces are disabled (some containers, a kernel
+setting) runs are not repeatable and a warning says so once.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
+import functools
 import logging
 import os
 import shutil
 import subprocess
-import tempfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-from ..trust import cache_dir, private_folder, trusted, untrusted_reason
-
 log = logging.getLogger(__name__)
-SOURCE = Path(__file__).with_name("seeded_urandom.c")
-_LOCK = threading.Lock()
-_ENV_KEYS = ("LD_PRELOAD", "XLCORPUS_EFLOMAL_SEED", "OMP_NUM_THREADS")
+MOUNT_SEED = 'mount --bind "$0" /dev/urandom && exec "$@"'
 
 
-_TMP: list[tempfile.TemporaryDirectory] = []  # private build folders, removed at exit
+def eflomal_binary() -> str:
+    """The eflomal executable installed with the ``eflomal`` package."""
+    import eflomal
+
+    return str(Path(eflomal.__file__).with_name("bin") / "eflomal")
 
 
-def _build_dir() -> Path:
-    """The cache folder if only this user can write it, else a private temporary folder."""
-    folder = cache_dir()
-    why = private_folder(folder)
-    if why is None:
-        return folder
-    log.warning("not using %s for the eflomal seeding shim (%s): building it in a private "
-                "temporary folder", folder, why)
-    if not _TMP:
-        _TMP.append(tempfile.TemporaryDirectory(prefix="xlcorpus-shim-"))
-    return Path(_TMP[0].name)
+@functools.cache
+def can_seed() -> bool:
+    """Whether this machine lets an unprivileged process mount over ``/dev/urandom`` in its
+    own namespace (checked once per process, by doing it)."""
+    unshare, sh = shutil.which("unshare"), shutil.which("sh")
+    if unshare is None or sh is None or shutil.which("mount") is None:
+        return False
+    probe = [unshare, "--user", "--map-root-user", "--mount", "--", sh, "-c",
+             MOUNT_SEED, "/dev/null", "head", "-c", "1", "/dev/urandom"]
+    try:
+        done = subprocess.run(probe, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0 and done.stdout == b""  # /dev/null served as /dev/urandom
 
 
-def shim_path() -> Path | None:
-    """The compiled shim (built on first use); None when no C compiler is available."""
-    code = SOURCE.read_bytes()
-    target = _build_dir() / f"seeded-urandom-{hashlib.blake2b(code, digest_size=8).hexdigest()}.so"
-    if target.exists():
-        if trusted(target):
-            return target
-        log.warning("not loading %s (%s): building it again", target, untrusted_reason(target))
-        target.unlink(missing_ok=True)
-    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
-    if cc is None:
-        log.warning("no C compiler found: eflomal runs will not be reproducible")
-        return None
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so")
-    os.close(fd)
-    done = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", tmp, str(SOURCE), "-ldl", "-lpthread"],
-                          capture_output=True, text=True)
+@functools.cache
+def _warn_unseeded() -> None:
+    log.warning("user namespaces are not available here: eflomal runs are not reproducible")
+
+
+def eflomal_command(args: list[str], seed: int | None, workdir: str | Path) -> tuple[list[str], dict[str, str]]:
+    """Command line and environment running eflomal with ``args``; with ``seed`` (and
+    :func:`can_seed`), seeded. The seed file is written to ``workdir``."""
+    env = dict(os.environ)
+    argv = [eflomal_binary(), *args]
+    if seed is None:
+        return argv, env
+    env["OMP_NUM_THREADS"] = "1"
+    if not can_seed():
+        _warn_unseeded()
+        return argv, env
+    seed_file = Path(workdir) / "seed"
+    seed_file.write_bytes((seed % (1 << 64)).to_bytes(8, "little"))
+    wrapped = [shutil.which("unshare") or "unshare", "--user", "--map-root-user", "--mount", "--",
+               shutil.which("sh") or "sh", "-c", MOUNT_SEED, str(seed_file), *argv]
+    return wrapped, env
+
+
+def run_eflomal(args: list[str], seed: int | None, workdir: str | Path) -> None:
+    """Run eflomal once (see :func:`eflomal_command`); its error output is in the exception."""
+    argv, env = eflomal_command(args, seed, workdir)
+    done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
-        os.unlink(tmp)
-        log.warning("could not build the eflomal seeding shim (%s): runs will not be reproducible",
-                    done.stderr.strip()[:300])
-        return None
-    os.chmod(tmp, 0o700)
-    os.replace(tmp, target)
-    return target if trusted(target) else None
-
-
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[bool]:
-    """Run the enclosed eflomal call reproducibly with ``seed``; yields whether it could."""
-    shim = shim_path()
-    with _LOCK:
-        saved = {k: os.environ.get(k) for k in _ENV_KEYS}
-        if shim is not None:
-            preload = os.environ.get("LD_PRELOAD")
-            os.environ["LD_PRELOAD"] = f"{shim}:{preload}" if preload else str(shim)
-            os.environ["XLCORPUS_EFLOMAL_SEED"] = str(seed % (1 << 64))
-            os.environ["OMP_NUM_THREADS"] = "1"
-        try:
-            yield shim is not None
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        raise RuntimeError(f"eflomal failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")

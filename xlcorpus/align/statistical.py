@@ -30,13 +30,15 @@ priors), eflomal's own settings (``model``, ``n_samplers``, ``rel_iterations``,
 ``null_prior``, ``suffix_len``), ``workers`` (runs in parallel).
 
 eflomal lowercases tokens itself and writes its links to files (read back here). Its sampler
-seeds itself from ``/dev/urandom``; :mod:`xlcorpus.align.seeding` serves it a stream derived
-from ``seed`` (and the run number), so the same input, options and seed give the same links.
+seeds itself from ``/dev/urandom``; :mod:`xlcorpus.align.seeding` runs each call of its binary
+with its own seed derived from ``seed`` (and the run number), so the same input, options and
+seed give the same links; calls run in parallel. :func:`align_files` is the file-level run
+that chunked alignment (:mod:`xlcorpus.align.chunked`) uses.
 """
 
 from __future__ import annotations
 
-import contextlib
+import math
 import os
 import tempfile
 from collections import Counter
@@ -48,7 +50,7 @@ from pathlib import Path
 from .. import progress
 from ..ids import seed_for
 from .priors import Priors, romanize_types, similarity_priors
-from .seeding import seeded
+from .seeding import run_eflomal
 from .symmetrize import METHODS, symmetrize as _symmetrize
 
 Link = tuple[int, int]
@@ -76,7 +78,7 @@ class EflomalOptions:
     null_prior: float = 0.2
     prefix_len: int | list[int] = field(default_factory=lambda: [4, 5])  # run i: prefix_len[i % len]
     suffix_len: int = 0
-    workers: int = 1              # eflomal runs in parallel (serialised when seeding is active)
+    workers: int = 1              # eflomal runs in parallel (threads, each runs the binary)
     deterministic: bool = True    # seed eflomal (samplers on one thread); False: faster, not repeatable
 
     @classmethod
@@ -111,34 +113,77 @@ def _clean(tokens: Sequence[str]) -> str:
     return " ".join("_".join(t.split()) or "_" for t in tokens)
 
 
+def parse_links(line: str) -> list[Link]:
+    """0-indexed ``i-j`` links of one line of eflomal's output."""
+    return [tuple(map(int, x.split("-"))) for x in line.split()]  # type: ignore[misc]
+
+
 def _read_links(path: str, n: int) -> Links:
-    out: Links = []
     with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            out.append([tuple(map(int, x.split("-"))) for x in line.split()])  # type: ignore[misc]
+        out = [parse_links(line) for line in fh]
     if len(out) != n:
         raise RuntimeError(f"eflomal wrote {len(out)} alignment lines for {n} sentence pairs")
     return out
 
 
-def _run_eflomal(src_lines: list[str], tgt_lines: list[str], priors_path: str | None,
-                 opt: EflomalOptions, prefix_len: int, seed: int) -> tuple[Links, Links]:
+def _iterations(opt: EflomalOptions, n_sentences: int) -> tuple[int, int, int]:
+    """eflomal's own rule: iterations per model from the corpus size and ``rel_iterations``."""
+    iters = max(2, int(round(opt.rel_iterations * 5000 / math.sqrt(max(n_sentences, 1)))))
+    iters4 = max(1, iters // 4)
+    return {1: (iters, 0, 0), 2: (max(2, iters4), iters, 0)}.get(opt.model, (max(2, iters4), iters4, iters))
+
+
+def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: str | Path | None,
+                opt: EflomalOptions, prefix_len: int, seed: int, workdir: str | Path,
+                n_sentences: int | None = None) -> tuple[str, str]:
+    """One eflomal run on line-parallel token files (one sentence per line, space separated);
+    returns the paths of the forward and reverse links it wrote under ``workdir``.
+
+    The files are converted to eflomal's numeric format here (holding one file's
+    vocabulary and sentence arrays: memory grows with the file, so callers chunk), then
+    the binary runs seeded (see :mod:`xlcorpus.align.seeding`; unseeded when
+    ``opt.deterministic`` is off). ``n_sentences`` sets the iteration counts (default: the
+    file's own size, eflomal's rule).
+    """
     import eflomal
 
-    aligner = eflomal.Aligner(model=opt.model, n_samplers=opt.n_samplers,
-                              rel_iterations=opt.rel_iterations, null_prior=opt.null_prior,
-                              source_prefix_len=prefix_len, source_suffix_len=opt.suffix_len,
+    work = Path(workdir)
+    aligner = eflomal.Aligner(model=opt.model, source_prefix_len=prefix_len, source_suffix_len=opt.suffix_len,
                               target_prefix_len=prefix_len, target_suffix_len=opt.suffix_len)
-    with tempfile.TemporaryDirectory(prefix="xlc-eflomal-") as tmp:
-        fwd, rev = os.path.join(tmp, "fwd"), os.path.join(tmp, "rev")
-        priors_fh = open(priors_path, encoding="utf-8") if priors_path else None
+    src_num, tgt_num, pri_num = work / "src.num", work / "tgt.num", work / "priors.num"
+    with open(src_path, encoding="utf-8") as s_in, open(tgt_path, encoding="utf-8") as t_in, \
+            open(src_num, "wb") as s_out, open(tgt_num, "wb") as t_out, \
+            open(pri_num, "w", encoding="utf-8") as p_out:
+        p_in = open(priors_path, encoding="utf-8") if priors_path else None
         try:
-            with seeded(seed) if opt.deterministic else contextlib.nullcontext():
-                aligner.align(src_lines, tgt_lines, links_filename_fwd=fwd, links_filename_rev=rev,
-                              priors_input=priors_fh, quiet=True)
+            aligner.prepare_files(s_in, s_out, t_in, t_out, p_in, p_out)
         finally:
-            if priors_fh:
-                priors_fh.close()
+            if p_in:
+                p_in.close()
+    with open(src_num, "rb") as fh:
+        n = int(fh.readline().split()[0])
+    it = _iterations(opt, n_sentences or n)
+    fwd, rev = str(work / "fwd"), str(work / "rev")
+    args = ["-m", str(opt.model), "-s", str(src_num), "-t", str(tgt_num), "-n", str(opt.n_samplers),
+            "-N", str(opt.null_prior), "-1", str(it[0]), "-q", "-f", fwd, "-r", rev]
+    if opt.model >= 2:
+        args += ["-2", str(it[1])]
+    if opt.model >= 3:
+        args += ["-3", str(it[2])]
+    if priors_path:
+        args += ["-p", str(pri_num)]
+    run_eflomal(args, seed if opt.deterministic else None, work)
+    return fwd, rev
+
+
+def _run_eflomal(src_lines: list[str], tgt_lines: list[str], priors_path: str | None,
+                 opt: EflomalOptions, prefix_len: int, seed: int) -> tuple[Links, Links]:
+    with tempfile.TemporaryDirectory(prefix="xlc-eflomal-") as tmp:
+        src_path, tgt_path = os.path.join(tmp, "src.txt"), os.path.join(tmp, "tgt.txt")
+        for path, lines in ((src_path, src_lines), (tgt_path, tgt_lines)):
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.writelines(line + "\n" for line in lines)
+        fwd, rev = align_files(src_path, tgt_path, priors_path, opt, prefix_len, seed, tmp)
         return _read_links(fwd, len(src_lines)), _read_links(rev, len(src_lines))
 
 
@@ -154,6 +199,35 @@ def _votes(runs: list[Links], n: int) -> list[Counter]:
 def _majority(votes: list[Counter], n_runs: int, threshold: float) -> Links:
     need = threshold * n_runs
     return [sorted(l for l, c in v.items() if c > need) for v in votes]
+
+
+def combine_runs(results: list[tuple[Links, Links]], src_lens: list[int], tgt_lens: list[int],
+                 symmetrize: str, threshold: float) -> tuple[Links, Links, Links, list[list[float]]]:
+    """Symmetrized links, majority forward/reverse links and link scores of the first
+    ``len(src_lens)`` pairs from the (forward, reverse) links of each run."""
+    n, n_runs = len(src_lens), len(results)
+    if n_runs == 1 and symmetrize == "vote" and threshold >= 0.5:  # one run: links of both directions
+        fwd = [sorted(x) for x in results[0][0][:n]]
+        rev = [sorted(x) for x in results[0][1][:n]]
+        links = [sorted(l for l in set(f).intersection(r) if l[0] < a and l[1] < b) if threshold < 1 else []
+                 for f, r, a, b in zip(fwd, rev, src_lens, tgt_lens)]
+        return links, fwd, rev, [[1.0] * len(l) for l in links]
+    fwd_votes = _votes([r[0][:n] for r in results], n)
+    rev_votes = _votes([r[1][:n] for r in results], n)
+    fwd = _majority(fwd_votes, n_runs, threshold if n_runs > 1 else 0.0)
+    rev = _majority(rev_votes, n_runs, threshold if n_runs > 1 else 0.0)
+    links, scores = [], []
+    for i in range(n):
+        if symmetrize == "vote":
+            share = {l: (fwd_votes[i][l] + rev_votes[i][l]) / (2 * n_runs)
+                     for l in set(fwd_votes[i]) | set(rev_votes[i])}
+            sym = sorted(l for l, v in share.items() if v > threshold
+                         and l[0] < src_lens[i] and l[1] < tgt_lens[i])
+        else:
+            sym = _symmetrize(fwd[i], rev[i], symmetrize, src_lens[i], tgt_lens[i])
+        links.append(sym)
+        scores.append([round((fwd_votes[i][l] + rev_votes[i][l]) / (2 * n_runs), 4) for l in sym])
+    return links, fwd, rev, scores
 
 
 def align_pairs(src: list[list[str]], tgt: list[list[str]], *,
@@ -185,21 +259,8 @@ def align_pairs(src: list[list[str]], tgt: list[list[str]], *,
             for r in pool.map(lambda a: _run_eflomal(*a), jobs):
                 results.append(r)
                 advance()
-    fwd_votes = _votes([r[0][:n] for r in results], n)
-    rev_votes = _votes([r[1][:n] for r in results], n)
-    fwd = _majority(fwd_votes, n_runs, opt.threshold if n_runs > 1 else 0.0)
-    rev = _majority(rev_votes, n_runs, opt.threshold if n_runs > 1 else 0.0)
-    links, scores = [], []
-    for i in range(n):
-        if symmetrize == "vote":
-            share = {l: (fwd_votes[i][l] + rev_votes[i][l]) / (2 * n_runs)
-                     for l in set(fwd_votes[i]) | set(rev_votes[i])}
-            sym = sorted(l for l, v in share.items() if v > opt.threshold
-                         and l[0] < len(src[i]) and l[1] < len(tgt[i]))
-        else:
-            sym = _symmetrize(fwd[i], rev[i], symmetrize, len(src[i]), len(tgt[i]))
-        links.append(sym)
-        scores.append([round((fwd_votes[i][l] + rev_votes[i][l]) / (2 * n_runs), 4) for l in sym])
+    links, fwd, rev, scores = combine_runs(results, [len(x) for x in src], [len(x) for x in tgt],
+                                           symmetrize, opt.threshold)
     params = {k: (str(v) if isinstance(v, (Path, Priors)) else v) for k, v in asdict(opt).items()}
     params.update(seed=seed, extra_pairs=len(extra_src or []))
     return AlignResult(links, fwd, rev, scores, symmetrize, params, list(src), list(tgt))

@@ -1,0 +1,184 @@
+"""Chunked eflomal: priors trained once, chunks in parallel, resumable, seeded per call."""
+
+import json
+import random
+
+import pyarrow.compute as pc
+import pytest
+
+from xlcorpus.align import seeding
+from xlcorpus.align.chunked import ChunkAligner, chunk_options, in_sample
+from xlcorpus.align.priors import Priors
+from xlcorpus.align.scale import ChunkedAlignSource
+from xlcorpus.cli import entry
+from xlcorpus.engine.local import LocalEngine
+from xlcorpus.pipeline import build, fingerprint, plan_step, run
+from xlcorpus.store import Store
+
+needs_seed = pytest.mark.skipif(not seeding.can_seed(), reason="no user namespaces: eflomal cannot be seeded")
+WORDS = [("house", "maison"), ("green", "vert"), ("dog", "chien"), ("cat", "chat"), ("sees", "voit"),
+         ("small", "petit"), ("the", "le"), ("red", "rouge"), ("eats", "mange"), ("bread", "pain"),
+         ("big", "grand"), ("sleeps", "dort"), ("today", "aujourd'hui"), ("near", "près"), ("river", "rivière")]
+
+
+def pairs(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        ws = [rng.choice(WORDS) for _ in range(rng.randint(3, 7))]
+        tgt = [w[1] for w in ws]
+        if rng.random() < 0.5:
+            tgt[0], tgt[-1] = tgt[-1], tgt[0]
+        out.append((" ".join(w[0] for w in ws) + " .", " ".join(tgt) + " ."))
+    return out
+
+
+def write_pairs(path, n, seed=0):
+    path.write_text("".join(f"{s} ||| {t}\n" for s, t in pairs(n, seed)), encoding="utf-8")
+
+
+@needs_seed
+def test_align_cli_chunks_priors_workers_and_priors_reuse(tmp_path, capsys):
+    """Chunks with trained priors: same links with 1 and 2 workers; the saved priors given
+    back with --priors give the same links again."""
+    inp = tmp_path / "pairs.txt"
+    write_pairs(inp, 300)
+    common = ["align", "--input", str(inp), "--chunk-pairs", "100", "--priors-sample", "150", "--runs", "1"]
+    one, two, again = (tmp_path / f"{n}.links" for n in ("one", "two", "again"))
+    priors = tmp_path / "priors.txt"
+    assert entry(common + ["--output", str(one), "--priors-out", str(priors)]) == 0
+    assert entry(common + ["--output", str(two), "--workers", "2"]) == 0
+    assert entry(common + ["--output", str(again), "--priors", str(priors)]) == 0
+    got = one.read_text().splitlines()
+    assert len(got) == 300 and got == two.read_text().splitlines() == again.read_text().splitlines()
+    assert sum("0-0" in l.split() for l in got) > 200
+    learnt = Priors.read(priors)
+    assert learnt.lex[("house", "maison")] > 10 and learnt.hmmf
+    assert "aligned 300 pairs in chunks of 100" in capsys.readouterr().out
+
+
+def test_sample_is_a_function_of_seed_and_key():
+    keys = [f"id{i}" for i in range(4000)]
+    a = {k for k in keys if in_sample(3, k, 0.25)}
+    assert a == {k for k in reversed(keys) if in_sample(3, k, 0.25)}
+    assert 800 < len(a) < 1200 and a != {k for k in keys if in_sample(4, k, 0.25)}
+    assert all(in_sample(0, k, 1.0) for k in keys[:10])
+
+
+@needs_seed
+def test_a_chunk_is_seeded_per_call_and_runs_in_parallel_threads():
+    """Two chunks aligned at once in threads give what each gives alone (no shared state)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = pairs(120, 1)
+    src, tgt = [s.split() for s, _ in data], [t.split() for _, t in data]
+    aligner = ChunkAligner(chunk_options(1, 120_000), None, "vote", 5, 120_000)
+    alone = [aligner.align(src, tgt, i).forward for i in (0, 1)]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda i: aligner.align(src, tgt, i).forward, (0, 1)))
+    assert together == alone and alone[0] != alone[1]  # other chunk index, other seed
+
+
+def test_unseeded_when_namespaces_are_missing(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(seeding, "can_seed", lambda: False)
+    argv, env = seeding.eflomal_command(["-h"], 1, tmp_path)
+    assert argv[0] == seeding.eflomal_binary() and env["OMP_NUM_THREADS"] == "1"
+
+
+def _pipeline(tmp_path, store_dir, n=240, **more):
+    src, tgt = tmp_path / "c.en", tmp_path / "c.fr"
+    data = pairs(n, 2)
+    src.write_text("".join(s + "\n" for s, _ in data), encoding="utf-8")
+    tgt.write_text("".join(t + "\n" for _, t in data), encoding="utf-8")
+    params = {"src": str(src), "tgt": str(tgt), "src_lang": "en", "tgt_lang": "fr", "pretokenized": True,
+              "runs": 1, "chunk_pairs": 80, "priors_sample": 120, **more}
+    return build("bitext-align", params, "test", tmp_path), Store(store_dir)
+
+
+def _links(store):
+    t = store.to_arrow("bitext_aligned").sort_by("pair_id")
+    return [(r["pair_id"], r["id"], r["alignment"], r["forward"]) for r in t.to_pylist()]
+
+
+@needs_seed
+def test_pipeline_priors_once_chunks_parallel_resume_and_lexical(tmp_path):
+    pipe, store = _pipeline(tmp_path, tmp_path / "a")
+    report = run(pipe, store, LocalEngine(workers=2, progress=False))
+    assert [s.step for s in report.steps] == ["import", "priors", "align", "lexical"]
+    pri = store.to_arrow("align_priors")
+    assert len(set(pri["priors_id"].to_pylist())) == 1 and pri.num_rows > 20
+    rows = store.to_arrow("bitext_aligned").to_pylist()
+    assert len(rows) == 240
+    params = json.loads(rows[0]["params"])
+    assert params["priors"] == pri["priors_id"][0].as_py() and params["chunk_pairs"] == 80
+    assert not (tmp_path / "a" / "_align").exists() or not any((tmp_path / "a" / "_align").iterdir())
+    # lexical_table: merged chunk counts == counts of the stored links
+    lex = {(r["src"], r["tgt"]): r["count"] for r in store.to_arrow("lexical_table").to_pylist()}
+    recount: dict = {}
+    for r in rows:
+        for l in r["alignment"]:
+            k = (r["src_tokens"][l["s"]].lower(), r["tgt_tokens"][l["t"]].lower())
+            recount[k] = recount.get(k, 0) + 1
+    assert lex == recount
+
+    # a crash after chunk 0 was aligned: the rerun aligns only chunks 1 and 2, same links
+    pipe_b, store_b = _pipeline(tmp_path, tmp_path / "b")
+    fp, _ = fingerprint(pipe_b)
+    steps = pipe_b.steps(store_b)
+    for _ in ("import", "priors"):                                               # committed as run() does
+        step = next(steps)
+        plan = plan_step(step, store_b, fp)
+        LocalEngine(progress=False).run_step(step, store_b, fp[:16], {}, txn=(plan.app_id, 1))
+    align_step = next(steps)
+    assert isinstance(align_step.reader, ChunkedAlignSource)
+    parts = align_step.reader.parts(workers=2)
+    assert len(parts) == 3
+    list(parts[0]())                                                            # then "killed"
+    folder = align_step.reader.plan.path("progress.log")
+    assert [json.loads(l)["chunk"] for l in folder.read_text().splitlines()] == [0]
+    report_b = run(pipe_b, store_b, LocalEngine(workers=2, progress=False))
+    assert [s.step for s in report_b.steps if not s.skipped] == ["align", "lexical"]
+    assert _links(store_b) == _links(store)
+
+
+@needs_seed
+def test_priors_from_another_store_are_reused(tmp_path):
+    pipe, store = _pipeline(tmp_path, tmp_path / "a")
+    run(pipe, store, LocalEngine(progress=False))
+    first = store.to_arrow("align_priors")
+    other, store2 = _pipeline(tmp_path, tmp_path / "b", n=200, priors=f"{tmp_path / 'a'}/align_priors@{store.version('align_priors')}")
+    run(other, store2, LocalEngine(progress=False))
+    second = store2.to_arrow("align_priors")
+    key = lambda t: sorted(zip(t["kind"].to_pylist(), t["src"].to_pylist(), t["tgt"].to_pylist(),  # noqa: E731
+                               t["value"].to_pylist(), t["count"].to_pylist()), key=str)
+    assert key(first) == key(second)
+    pid = second["priors_id"][0].as_py()
+    rows = store2.to_arrow("bitext_aligned")
+    assert rows.num_rows == 200 and all(json.loads(p)["priors"] == pid for p in rows["params"].to_pylist())
+    assert pc.all(pc.equal(second["priors_id"], pid)).as_py()
+
+
+def test_bad_priors_spec_is_a_clear_error(tmp_path, capsys):
+    inp = tmp_path / "pairs.txt"
+    write_pairs(inp, 10)
+    code = entry(["align", "--input", str(inp), "--output", str(tmp_path / "o"), "--priors", str(tmp_path / "nope")])
+    assert code == 1 and "neither a priors file nor a store table" in capsys.readouterr().err
+
+
+@needs_seed
+def test_chunks_on_ray_give_the_links_of_the_local_engine(tmp_path):
+    ray = pytest.importorskip("ray")
+    from xlcorpus.engine.ray_engine import RayEngine, init_ray
+
+    pipe, store = _pipeline(tmp_path, tmp_path / "local", n=160)
+    run(pipe, store, LocalEngine(progress=False))
+    started = not ray.is_initialized()
+    init_ray(2, object_store_mb=256)
+    try:
+        other, store_ray = _pipeline(tmp_path, tmp_path / "ray", n=160)
+        report = run(other, store_ray, RayEngine(workers=2, progress=False))
+    finally:
+        if started:
+            ray.shutdown()
+    assert [s.step for s in report.steps] == ["import", "priors", "align", "lexical"]
+    assert _links(store_ray) == _links(store) and len(_links(store)) == 160

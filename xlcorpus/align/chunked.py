@@ -1,0 +1,371 @@
+"""eflomal at scale: priors trained once on a seeded sample, chunks aligned with them.
+
+A corpus is cut into chunks of ``chunk_pairs`` pairs (in its reading order); each chunk is
+one independent eflomal job (one or more runs, voted as in
+:func:`~xlcorpus.align.statistical.align_pairs`) whose memory grows with the chunk, not the
+corpus. Every chunk reads the same priors (Dirichlet counts, see :mod:`.priors`):
+
+- trained once, :func:`train_priors`: eflomal aligns a sample of ``priors_sample`` pairs,
+  chosen by :func:`in_sample` from a hash of (seed, pair key), so the sample does not
+  depend on the order, the batching or the chunking; :meth:`Priors.from_alignments` turns
+  its links into counts;
+- or given (a file in eflomal's format, or the ``align_priors`` table of a store).
+
+Each chunk adds its own similarity priors (identical tokens, cognates) on top, as the
+unchunked aligner does, and is seeded by ``seed_for(seed, "chunk", index, run)``: a chunk's
+links depend only on its pairs, the priors, the options and the seed, so a resumed run
+recomputes a missing chunk exactly as an uninterrupted run would.
+
+:class:`ChunkAligner` is the small picklable object the workers receive;
+:func:`align_lines_file` streams a ``src ||| tgt`` file through it (``xlcorpus align``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..ids import seed_for
+from .priors import Priors, similarity_priors
+from .statistical import (AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links, _clean, align_files, combine_runs,
+                          parse_links)
+
+CHUNK_PAIRS = 50_000
+PRIORS_SAMPLE = 100_000
+
+
+def in_sample(seed: int, key: object, share: float) -> bool:
+    """Whether the pair ``key`` belongs to the priors sample (``share`` of all pairs)."""
+    return share >= 1 or seed_for(seed, "priors-sample", key) < share * 2.0 ** 64
+
+
+def sample_share(total: int, sample: int) -> float:
+    """The share of ``total`` pairs to draw for about ``sample`` pairs (1: all)."""
+    return 1.0 if total <= sample else sample / total
+
+
+def auto_runs(runs: int | None, total: int) -> int:
+    """Runs per chunk: as given, else decided on the corpus size (as the unchunked aligner)."""
+    return runs or (AUTO_RUNS if total <= AUTO_RUNS_MAX_PAIRS else 1)
+
+
+def train_priors(batches: Iterable[tuple[list[list[str]], list[list[str]]]], seed: int = 0,
+                 runs: int | None = None, **options) -> Priors:
+    """Priors (counts) from eflomal's links on a sample given as batches of token lists
+    (options as :func:`align_pairs`). The sample goes to disk as it comes; memory holds the
+    counts, not the sample."""
+    with tempfile.TemporaryDirectory(prefix="xlc-priors-") as tmp:
+        opt = EflomalOptions.from_kwargs(options)
+        with ChunkFiles(tmp, opt.similarity_weight) as files:
+            for src, tgt in batches:
+                files.add(src, tgt)
+        n = len(files.src_lens)
+        if n == 0:
+            return Priors()
+        aligner = ChunkAligner(chunk_options(runs, n, **options), None, "intersection", seed_for(seed, "priors"))
+        runs_files = aligner.run(tmp, files, 0)
+        priors = Priors()
+        with open(files.src_path, encoding="utf-8") as fs, open(files.tgt_path, encoding="utf-8") as ft:
+            for start in range(0, n, 2000):
+                lens = (files.src_lens[start:start + 2000], files.tgt_lens[start:start + 2000])
+                _, fwd, rev, _ = next(aligner.combine(runs_files, [lens], skip=start))
+                src = [fs.readline().split() for _ in lens[0]]
+                tgt = [ft.readline().split() for _ in lens[0]]
+                priors += Priors.from_alignments(src, tgt, fwd, rev)
+    return priors
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """One chunk's links (as :class:`~xlcorpus.align.statistical.AlignResult`) and cost."""
+
+    links: Links
+    forward: Links
+    reverse: Links
+    scores: list[list[float]]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ChunkAligner:
+    """Aligns one chunk of token lists with the shared priors (picklable: ships to workers).
+
+    ``options`` are :class:`EflomalOptions` fields (``priors`` excluded: ``priors_path``);
+    ``runs`` must be resolved (see :func:`auto_runs`). Iterations follow eflomal's rule for
+    ``corpus_pairs`` (the whole corpus), so a chunk costs per pair what an unchunked run
+    costs (eflomal's rule on a small chunk would sample far longer per pair).
+    """
+
+    options: dict
+    priors_path: str | None
+    symmetrize: str = "vote"
+    seed: int = 0
+    corpus_pairs: int | None = None
+
+    def align(self, src: list[list[str]], tgt: list[list[str]], index: int) -> ChunkResult:
+        """Align one chunk given as token lists."""
+        t0 = time.perf_counter()
+        if not src:
+            return ChunkResult([], [], [], [], 0.0)
+        with tempfile.TemporaryDirectory(prefix=f"xlc-chunk{index}-") as tmp:
+            with ChunkFiles(tmp, self.options.get("similarity_weight", 1.0)) as files:
+                files.add(src, tgt)
+            runs = self.run(tmp, files, index)
+            links, fwd, rev, scores = next(self.combine(runs, [(files.src_lens, files.tgt_lens)]))
+        return ChunkResult(links, fwd, rev, scores, time.perf_counter() - t0)
+
+    def run(self, workdir: str, files: "ChunkFiles", index: int) -> list[tuple[str, str]]:
+        """The eflomal runs of one chunk written by ``files``: (forward, reverse) link files."""
+        opt = EflomalOptions.from_kwargs(self.options)
+        prefixes = opt.prefix_len if isinstance(opt.prefix_len, list) else [opt.prefix_len]
+        priors = self._chunk_priors(files.similarity if opt.similarity_priors else None, workdir)
+        out = []
+        for r in range(opt.runs or 1):
+            run_dir = os.path.join(workdir, f"run{r}")
+            os.makedirs(run_dir, exist_ok=True)
+            out.append(align_files(files.src_path, files.tgt_path, priors, opt, prefixes[r % len(prefixes)],
+                                   seed_for(self.seed, "chunk", index, r), run_dir,
+                                   self.corpus_pairs or len(files.src_lens)))
+        return out
+
+    def combine(self, runs: list[tuple[str, str]], batches: Iterable[tuple[list[int], list[int]]],
+                skip: int = 0) -> Iterator[tuple[Links, Links, Links, list[list[float]]]]:
+        """Voted links per batch of pairs (given as source and target lengths), read from the
+        runs' link files (after ``skip`` pairs) as the batches come: memory grows with a
+        batch, not the chunk."""
+        opt = EflomalOptions.from_kwargs(self.options)
+        handles = [(open(f, encoding="utf-8"), open(r, encoding="utf-8")) for f, r in runs]
+        try:
+            for f, r in handles:
+                for _ in range(skip):
+                    f.readline()
+                    r.readline()
+            for src_lens, tgt_lens in batches:
+                k = len(src_lens)
+                results = [(_take_links(f, k), _take_links(r, k)) for f, r in handles]
+                yield combine_runs(results, src_lens, tgt_lens, self.symmetrize, opt.threshold)
+        finally:
+            for f, r in handles:
+                f.close()
+                r.close()
+
+    def _chunk_priors(self, similarity: Priors | None, tmp: str) -> str | None:
+        """The shared priors plus this chunk's similarity priors (eflomal sums LEX lines)."""
+        if not self.priors_path and similarity is None:
+            return None
+        path = os.path.join(tmp, "priors")
+        if self.priors_path:
+            shutil.copyfile(self.priors_path, path)
+        else:
+            Path(path).touch()
+        if similarity is not None:
+            sim = os.path.join(tmp, "similarity")
+            similarity.write(sim)
+            with open(path, "ab") as out, open(sim, "rb") as more:
+                shutil.copyfileobj(more, out)
+        return path
+
+
+def _take_links(fh, k: int) -> Links:
+    out: Links = []
+    for _ in range(k):
+        line = fh.readline()
+        if not line:
+            raise RuntimeError("eflomal wrote fewer alignment lines than there are sentence pairs")
+        out.append(parse_links(line))
+    return out
+
+
+class ChunkFiles:
+    """Writes a chunk's token lines for eflomal batch by batch, keeping only the sentence
+    lengths and the chunk's similarity priors (summed per batch: the same counts)."""
+
+    def __init__(self, workdir: str, weight: float = 1.0):
+        self.weight = weight
+        self.src_path, self.tgt_path = os.path.join(workdir, "src.txt"), os.path.join(workdir, "tgt.txt")
+        self.src_lens: list[int] = []
+        self.tgt_lens: list[int] = []
+        self.similarity = Priors()
+
+    def __enter__(self) -> "ChunkFiles":
+        self._src = open(self.src_path, "w", encoding="utf-8")
+        self._tgt = open(self.tgt_path, "w", encoding="utf-8")
+        return self
+
+    def add(self, src: list[list[str]], tgt: list[list[str]]) -> None:
+        self._src.writelines(_clean(s) + "\n" for s in src)
+        self._tgt.writelines(_clean(t) + "\n" for t in tgt)
+        self.src_lens.extend(map(len, src))
+        self.tgt_lens.extend(map(len, tgt))
+        self.similarity.lex.update(similarity_priors(src, tgt, self.weight).lex)
+
+    def __exit__(self, *exc) -> None:
+        self._src.close()
+        self._tgt.close()
+
+
+def chunk_options(runs: int | None, total: int, **options) -> dict:
+    """:class:`EflomalOptions` fields for :class:`ChunkAligner` with ``runs`` resolved."""
+    opt = EflomalOptions.from_kwargs({**options, "runs": auto_runs(runs, total)})
+    out = asdict(opt)
+    out.pop("priors")
+    return out
+
+
+# ------------------------------------------------------------ a pairs file, streamed
+def _split_file(path: str, chunk_pairs: int, folder: str) -> Iterator[str]:
+    """Write the pairs of ``path`` into chunk files under ``folder``, yielding each path as it
+    is written (only one chunk's lines are held)."""
+    from ..sources.inputs import read_pair_lines
+
+    lines = read_pair_lines(path)
+    for index in itertools.count():
+        part = list(itertools.islice(lines, chunk_pairs))
+        if not part:
+            return
+        out = os.path.join(folder, f"chunk-{index:05d}.txt")
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.writelines(f"{s}\t{t}\n" for _, s, t in part)
+        yield out
+
+
+def _align_chunk_file(aligner: ChunkAligner, path: str, index: int) -> tuple[int, float]:
+    """Align one chunk file (a worker task); links and scores go next to it."""
+    src, tgt = [], []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            s, t = line.rstrip("\n").split("\t")
+            src.append(s.split())
+            tgt.append(t.split())
+    res = aligner.align(src, tgt, index)
+    with open(path + ".links", "w", encoding="utf-8") as out, open(path + ".scores", "w", encoding="utf-8") as sc:
+        out.writelines(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in res.links)
+        sc.writelines(" ".join(f"{x:g}" for x in xs) + "\n" for xs in res.scores)
+    return len(res.links), res.seconds
+
+
+def count_pairs(path: str) -> int:
+    from ..sources.inputs import read_pair_lines
+
+    return sum(1 for _ in read_pair_lines(path))
+
+
+def sample_pairs(path: str, sample: int, seed: int, total: int,
+                 size: int = 2000) -> Iterator[tuple[list[list[str]], list[list[str]]]]:
+    """The seeded priors sample of a ``src ||| tgt`` file (keyed by line number), in batches."""
+    from ..sources.inputs import read_pair_lines
+
+    share = sample_share(total, sample)
+    src: list[list[str]] = []
+    tgt: list[list[str]] = []
+    for n, (_, s, t) in enumerate(read_pair_lines(path), 1):
+        if in_sample(seed, n, share):
+            src.append(s.split())
+            tgt.append(t.split())
+            if len(src) == size:
+                yield src, tgt
+                src, tgt = [], []
+    if src:
+        yield src, tgt
+
+
+class Progress:
+    """One stderr line per finished chunk: pairs done, pairs/s, ETA (silent if disabled)."""
+
+    def __init__(self, total: int, chunks: int, enabled: bool):
+        self.total, self.chunks, self.enabled = total, chunks, enabled
+        self.done = self.n = 0
+        self.start = time.perf_counter()
+
+    def chunk(self, index: int, pairs: int, seconds: float) -> None:
+        self.done += pairs
+        self.n += 1
+        if not self.enabled:
+            return
+        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+        eta = (self.total - self.done) / rate if rate else math.inf
+        print(f"chunk {index + 1}/{self.chunks}: {pairs:,} pairs in {seconds:.1f} s "
+              f"({pairs / max(seconds, 1e-9):,.0f} pairs/s) | {self.done:,}/{self.total:,} pairs, "
+              f"{rate:,.0f} pairs/s, ETA {eta:,.0f} s", file=sys.stderr, flush=True)
+
+
+def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIRS,
+                     priors_sample: int = PRIORS_SAMPLE, priors: str | None = None,
+                     workers: int = 1, seed: int = 0, symmetrize: str = "vote", runs: int | None = None,
+                     progress: bool = False, out_scores: str | None = None, priors_out: str | None = None,
+                     extra: tuple[list, list] | None = None, **options) -> int:
+    """Align a ``src ||| tgt`` file chunk by chunk (``workers`` processes) and write one line
+    of links per pair, in order; return the number of pairs. ``priors``: a priors file or
+    store table (see :func:`xlcorpus.align.priors_store.load_priors`); otherwise trained on
+    a seeded sample of ``priors_sample`` pairs plus the ``extra`` pairs when there is more
+    than one chunk (0: no shared priors)."""
+    from .priors_store import load_priors
+
+    total = count_pairs(path)
+    opts = chunk_options(runs, total, **options)
+    with tempfile.TemporaryDirectory(prefix="xlc-align-") as tmp:
+        shared = None
+        if priors:
+            shared = load_priors(priors)
+        elif priors_sample and total > chunk_pairs:
+            t0 = time.perf_counter()
+            seen = Counter()
+
+            def batches():
+                for b in itertools.chain(sample_pairs(path, priors_sample, seed, total), [extra] if extra else []):
+                    seen["pairs"] += len(b[0])
+                    yield b
+
+            shared = train_priors(batches(), seed, opts["runs"], **options)
+            if progress:
+                print(f"priors: trained on a sample of {seen['pairs']:,} pairs in "
+                      f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        priors_path = None
+        if shared is not None:
+            priors_path = os.path.join(tmp, "priors")
+            shared.write(priors_path)
+            if priors_out:
+                shared.write(priors_out)
+        aligner = ChunkAligner(opts, priors_path, symmetrize, seed, total)
+        n_chunks = max(1, math.ceil(total / chunk_pairs))
+        bar = Progress(total, n_chunks, progress)
+        chunks = _split_file(path, chunk_pairs, tmp)
+        with open(out_links, "wb") as out, (open(out_scores, "wb") if out_scores else open(os.devnull, "wb")) as sc:
+            for index, (chunk, (n, seconds)) in enumerate(_map_chunks(aligner, chunks, workers)):
+                for dest, suffix in ((out, ".links"), (sc, ".scores")):
+                    with open(chunk + suffix, "rb") as fh:
+                        shutil.copyfileobj(fh, dest)
+                    os.unlink(chunk + suffix)
+                os.unlink(chunk)
+                bar.chunk(index, n, seconds)
+    return total
+
+
+def _map_chunks(aligner: ChunkAligner, chunks: Iterable[str], workers: int) -> Iterator[tuple[str, tuple[int, float]]]:
+    """(chunk file, (pairs, seconds)) in input order; chunk files are written at most
+    ``workers`` ahead of the oldest unfinished one."""
+    if workers <= 1:
+        for i, path in enumerate(chunks):
+            yield path, _align_chunk_file(aligner, path, i)
+        return
+    from ..engine.pool import Pool
+
+    written: list[str] = []
+
+    def tasks():
+        for i, path in enumerate(chunks):
+            written.append(path)
+            yield aligner, path, i
+
+    with Pool(workers) as pool:
+        for k, got in enumerate(pool.map(_align_chunk_file, tasks(), workers)):
+            yield written[k], got
