@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
@@ -154,7 +155,6 @@ class BitextAlignPipeline(BitextImport):
 
     def _chunk_plan(self, store) -> ChunkPlan:
         """The chunked alignment's settings, priors id and folder (counts the pairs)."""
-        from ..engine.local import staging_root
         from ..ids import file_fingerprint
         from .chunked import ChunkAligner, chunk_options
         from .scale import ChunkPlan, count_pairs, priors_id_for
@@ -175,7 +175,9 @@ class BitextAlignPipeline(BitextImport):
                   "priors": priors_id, "extra": extra_fp}
         key = params_fingerprint({"params": params, "langs": [self.src_lang, self.tgt_lang], "bitext": version,
                                   "sym": self.symmetrize})[:24]
-        folder = staging_root(store).parent / "_align" / key
+        # finished chunks are kept next to the tables (a local folder for a remote store)
+        base = Path(store.root) if store.is_local else Path(tempfile.gettempdir()) / "xlcorpus"
+        folder = base / "_align" / key
         aligner = ChunkAligner(opts, None, self.symmetrize, self.seed, total)
         single_extra = self._extra() if priors_id is None and self.extra_src is not None else None
         return ChunkPlan(store.ref(), self.src_lang, self.tgt_lang, self.pretokenized, str(folder),

@@ -114,8 +114,13 @@ class ProjectStage(Stage):
 
 def export_silver(rows: list[dict], conll: str | None, jsonl: str | None, min_confidence: float = 0.0) -> int:
     """Write the projected target sentences whose confidence is at least ``min_confidence``
-    as CoNLL (IOB2) and/or JSON lines (character spans and ``confidence``); returns how many."""
-    keep = [r for r in rows if r["confidence"] >= min_confidence]
+    as CoNLL (IOB2) and/or JSON lines (character spans and ``confidence``); returns how many.
+    Compared at the precision the ``projected`` table stores (float32), so a threshold read
+    from the table keeps the rows that show that value."""
+    import numpy as np
+
+    least = np.float32(min_confidence)
+    keep = [r for r in rows if np.float32(r["confidence"]) >= least]
     if conll:
         write_conll(conll, [Sentence(r["tgt_tokens"], [Span(p["start"], p["end"], p["label"])
                                                        for p in r["projected_spans"]]) for r in keep])
