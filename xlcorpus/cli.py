@@ -144,7 +144,7 @@ def params(kind: str | None, as_json: bool) -> None:
     from .params import describe
 
     if kind is None:
-        for k in sorted(pl.KINDS):
+        for k in sorted(pl.kinds()):
             click.echo(k)
         return
     rows = describe(pl.pipeline_class(kind))

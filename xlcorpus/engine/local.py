@@ -40,7 +40,7 @@ from ..parts import PartFile, PartWriter
 from ..schema import contract
 from ..store import Store, Txn
 from .core import (Reject, Stage, StageStats, Stats, Step, UnitResult, apply_stages, as_stage,
-                   iter_batches, merge_stats, reader_parts)
+                   iter_batches, merge_stats, reader_parts, register_contracts, with_contracts)
 from .pool import Pool
 
 _WORKER: dict[str, Any] = {}
@@ -107,6 +107,7 @@ class Spill:
 
 
 def _init_worker(step: Step, stages: list[Stage], fail_fast: bool) -> None:
+    register_contracts(step)
     for s in stages:
         s.setup()
     _WORKER.update(step=step, stages=stages, fail_fast=fail_fast)
@@ -237,7 +238,7 @@ class StagedEngine:
             if type(s).prepare is not Stage.prepare:
                 workdir.mkdir(parents=True, exist_ok=True)
                 s.prepare(str(workdir))
-        return dataclasses.replace(step, stages=stages)
+        return dataclasses.replace(with_contracts(step), stages=stages)
 
     def _commit(self, step: Step, store: Store, spill: Spill, metadata: dict[str, Any],
                 txn: Txn | None, report: StepReport) -> None:

@@ -44,7 +44,8 @@ import pyarrow as pa
 from ..errors import PipelineError
 from ..parts import PartWriter
 from ..schema import contract
-from .core import Reject, Stage, Step, UnitResult, apply_stages, has_setup, iter_batches, reader_parts
+from .core import (Reject, Stage, Step, UnitResult, apply_stages, has_setup, iter_batches, reader_parts,
+                   register_contracts)
 from .local import StagedEngine
 
 INSTALL_HINT = "pip install 'xlcorpus[ray]'"
@@ -152,6 +153,7 @@ def _run_chain(step: Step, stages: list[Stage], fail_fast: bool, staging: str | 
                units: pa.Table) -> pa.Table:
     """Run the stages on each work unit of the block; with ``staging``, write the outputs to
     part files there and return their list instead of the rows."""
+    register_contracts(step)
     out = []
     for kind, obj in _unwrap(units):
         if kind == _BATCH:
