@@ -32,7 +32,7 @@ import yaml
 
 from .. import __version__
 from ..errors import XlcorpusError
-from ..schema import TableContract, contract
+from ..schema import TableContract
 from ..store import Store
 
 MAX_SHARD_MB = 500
@@ -110,7 +110,7 @@ def export_hf(store: Store, table: str, to: str | os.PathLike[str], version: int
             raise ExportError(f"{dest} exists and is not empty (pass --overwrite to replace it)")
         check_replaceable(dest, store)
     v = resolve_version(store, table, version, release)
-    c = contract(table)
+    c = store.contract(table)
     data = store.read(table, v)
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
