@@ -55,7 +55,7 @@ class StageStep(Pipeline):
         field(default_factory=dict)
     mode: Annotated[str, Help("write mode of the output: overwrite or merge (insert new ids)")] = "overwrite"
     batch_size: Annotated[int, Help("rows per work unit")] = 10_000
-    base: Annotated[str | None, Help("folder of user stage modules (set from the pipeline file)")] = None
+    base: Annotated[str | None, Help("folder of user stage modules")] = field(default=None, metadata={"hidden": True})
 
     def __post_init__(self) -> None:
         if self.mode not in ("overwrite", "merge"):

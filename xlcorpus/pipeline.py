@@ -123,6 +123,15 @@ def pipeline_class(kind: str, base: Path | None = None) -> type[Pipeline]:
     return cls
 
 
+def param_class(name: str) -> type:
+    """The parameter dataclass of a kind, or of a filter named ``filter.NAME``."""
+    if name.startswith("filter."):
+        from .filters.base import filter_class
+
+        return filter_class(name[len("filter."):])
+    return pipeline_class(name)
+
+
 # ---------------------------------------------------------------- coercion
 def _coerce(value: Any, hint: Any, where: str, base: Path, from_text: bool) -> Any:
     """Check/convert ``value`` to the annotated type ``hint`` and apply its constraints

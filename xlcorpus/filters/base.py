@@ -86,6 +86,11 @@ def reason_where(mask: Any, reason: str) -> pa.Array:
     return pc.if_else(mask, pa.scalar(reason), pa.scalar(None, pa.string()))
 
 
+def filter_class(name: str, base: Path | None = None) -> type:
+    """A filter class by registered name or ``module:Class``."""
+    return resolve(name, STAGES_GROUP, FILTERS, base)
+
+
 def make_filter(spec: Any, where: str, base: Path | None = None) -> Filter:
     """A filter from a pipeline file entry: ``{name: X, ...params}`` or
     ``{stage: "module:Class", params: {...}, label: ...}``; or a Filter object as it is."""
@@ -175,7 +180,14 @@ class FilterStep(Pipeline):
     filters: Annotated[list[Any], Help("filters in order: {name: NAME, ...params} or {stage: 'module:Class', params: {...}}")]
     scores: Annotated[str | None, Help("table of every input row's scores (default: <output>_scores)")] = None
     batch_size: Annotated[int, Help("rows per work unit")] = 10_000
-    base: Annotated[str | None, Help("folder of user filter modules (set from the pipeline file)")] = None
+    base: Annotated[str | None, Help("folder of user filter modules")] = field(default=None, metadata={"hidden": True})
+
+    @staticmethod
+    def json_schema_fields() -> dict[str, Any]:
+        """The JSON Schema of ``filters`` (see :mod:`xlcorpus.pipeline_schema`)."""
+        from ..pipeline_schema import filter_schemas
+
+        return {"filters": {"type": "array", "minItems": 1, "items": {"anyOf": filter_schemas()}}}
 
     def __post_init__(self) -> None:
         folder = Path(self.base) if self.base else None

@@ -57,6 +57,10 @@ class LanguageId(Filter):
 
         if len(self.expect) != 2:
             raise PipelineError(f"language_id: 'expect' needs two entries (src, tgt), found {self.expect!r}")
+        import importlib.util
+
+        if importlib.util.find_spec("py3langid") is None:
+            raise PipelineError("the language_id filter needs py3langid: pip install 'xlcorpus[filters]'")
 
     def columns(self):
         k = self.key
