@@ -202,3 +202,20 @@ def test_pipeline_files_validate_against_the_json_schema(capsys):
     assert list(validator.iter_errors(bad))
     assert list(validator.iter_errors({"pipeline": "bitext-import", "params": {"batch_size": 0}}))
     assert not list(validator.iter_errors({"pipeline": "bitext-import", "params": {"batch_size": 5}}))
+
+
+def test_batch_language_id_gives_py3langid_probabilities():
+    """The batched model walk equals the library's own per-text ranking."""
+    from xlcorpus.filters.langid import BatchIdentifier, identifier
+
+    texts = ["She bought three apples at the market.", "Elle a acheté trois pommes au marché.",
+             "Москва — столица России.", "東京は日本の首都です。", "", "!!!", "A", "ÉCOLE PRIMAIRE",
+             "Η βιβλιοθήκη είναι κλειστή τις Κυριακές.", "नई दिल्ली भारत की राजधानी है।"]
+    ident = identifier()
+    batch = BatchIdentifier(ident)
+    probs = batch.probabilities(texts)
+    for text, row in zip(texts, probs):
+        ranked = ident.rank(text)
+        assert batch.classes[int(row.argmax())] == ranked[0][0], text
+        for lang, p in ranked:
+            assert row[batch.index[lang]] == pytest.approx(p, abs=1e-5), (text, lang)
