@@ -8,14 +8,15 @@ Khmer, Myanmar) counts as one word, so that Chinese and English lengths compare.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import regex
 
 from ..engine.core import TableSource
 from ..params import Ge, Gt, Help, Ratio
@@ -109,16 +110,18 @@ class Script(Filter):
         out = {}
         for side in ("src", "tgt"):
             text, langs = batch.column(side), batch.column(f"{side}_lang")
-            letters = pc.count_substring_regex(text, r"\pL").cast(pa.float64())
-            share = pa.nulls(batch.num_rows, pa.float64())
-            for lang in pc.unique(langs).to_pylist():
+            share = np.full(batch.num_rows, np.nan)
+            for lang in pc.unique(langs).to_pylist():  # each row scanned once, with its language's script
                 scripts = expected_script(lang)
                 if not scripts:
                     continue
-                hits = pc.count_substring_regex(text, "[" + "".join(rf"\p{{{s}}}" for s in scripts) + "]")
-                value = pc.divide(hits.cast(pa.float64()), pc.if_else(pc.equal(letters, 0), None, letters))
-                share = pc.if_else(pc.equal(langs, lang), value, share)
-            out[f"{self.key}_{side}"] = share
+                idx = pc.indices_nonzero(pc.equal(langs, lang))
+                rows = pc.take(text, idx)
+                letters = pc.count_substring_regex(rows, r"\pL").to_numpy(zero_copy_only=False).astype(float)
+                hits = pc.count_substring_regex(rows, "[" + "".join(rf"\p{{{s}}}" for s in scripts) + "]")
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    share[idx.to_numpy()] = np.where(letters > 0, hits.to_numpy(zero_copy_only=False) / letters, np.nan)
+            out[f"{self.key}_{side}"] = pa.array(share, pa.float64(), mask=np.isnan(share))
         return out
 
     def accept(self, scores):
@@ -128,8 +131,9 @@ class Script(Filter):
 
 def _agreement(src: pa.Array, tgt: pa.Array, pattern: str, clean=lambda s: s) -> pa.Array:
     """Per row: items matching ``pattern`` found on both sides / items on the side with more
-    (multisets); 1.0 when neither side has any. Only rows holding a match are scanned."""
-    rx = re.compile(pattern)
+    (multisets); 1.0 when neither side has any. Only rows where RE2 finds a match are
+    scanned (with ``regex``, same pattern)."""
+    rx = regex.compile(pattern)
     has = pc.or_(pc.match_substring_regex(src, pattern), pc.match_substring_regex(tgt, pattern))
     idx = pc.indices_nonzero(has).to_pylist()
     values = [1.0] * len(src)
@@ -145,13 +149,14 @@ def _agreement(src: pa.Array, tgt: pa.Array, pattern: str, clean=lambda s: s) ->
 
 @dataclass
 class Numbers(Filter):
-    """Numbers (digit runs, any script's digits) shared by both sides: ``numbers`` >= min_score."""
+    """Numbers (runs of decimal digits of any script, compared by value) shared by both
+    sides: ``numbers`` >= min_score."""
 
     name: ClassVar[str] = "numbers"
     min_score: Annotated[Ratio, Help("smallest share of numbers found on both sides")] = 0.5
 
     def score(self, batch):
-        return {self.key: _agreement(batch.column("src"), batch.column("tgt"), r"\d+", lambda s: str(int(s)))}
+        return {self.key: _agreement(batch.column("src"), batch.column("tgt"), r"\p{Nd}+", lambda s: str(int(s)))}
 
     def accept(self, scores):
         return reason_where(pc.less(scores[self.key], self.min_score), "mismatch")

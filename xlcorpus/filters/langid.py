@@ -39,6 +39,7 @@ def model_code(code: str) -> str:
 
 
 _IDENT: dict[str, Any] = {}
+CACHE_SIZE = 500_000  # (text, expected language) results kept per worker
 
 
 def identifier() -> Any:
@@ -93,10 +94,11 @@ class BatchIdentifier:
         n_feat = self.table.shape[0]
         scores = np.zeros((n, len(self.classes)), np.float32)
         if hit_rows:
-            key, counts = np.unique(np.concatenate(hit_rows) * n_feat + np.concatenate(hit_feats), return_counts=True)
-            m = csr_matrix((np.log1p(counts.astype(np.float32)), (key // n_feat, key % n_feat)), shape=(n, n_feat))
-            has = np.zeros(n, bool)
-            has[key // n_feat] = True
+            r = np.concatenate(hit_rows)
+            m = csr_matrix((np.ones(len(r), np.float32), (r, np.concatenate(hit_feats))), shape=(n, n_feat))
+            m.sum_duplicates()  # feature counts per text
+            np.log1p(m.data, out=m.data)
+            has = np.diff(m.indptr) > 0
             scores[has] = (m @ self.table)[has] + self.prior
         scores *= (1.0 / np.sqrt(np.maximum(sorted_lens, 1))).astype(np.float32)[:, None]
         np.exp(scores - scores.max(axis=1, keepdims=True), out=scores)
@@ -136,6 +138,7 @@ class LanguageId(Filter):
     def setup(self):
         self._ident = BatchIdentifier(identifier())
         self._known = set(self._ident.classes)
+        self._cache: dict[tuple[str, str | None], tuple[float | None, str]] = {}
 
     def _expected(self, batch: pa.RecordBatch, i: int) -> list[str | None]:
         want = self.expect[i]
@@ -153,16 +156,22 @@ class LanguageId(Filter):
         if not hasattr(self, "_ident"):
             self.setup()
         out = {}
-        classes = np.array(self._ident.classes, dtype=object)
+        classes = self._ident.classes
+        cache = self._cache
         for i, side in enumerate(("src", "tgt")):
-            probs = self._ident.probabilities(batch.column(side).to_pylist())
-            want = self._expected(batch, i)
-            col = np.array([self._ident.index.get(w, 0) for w in want], np.int64)
-            value = probs[np.arange(len(want)), col].astype(np.float64)
-            missing = np.array([w is None for w in want], bool)
-            out[f"{self.key}_{side}"] = pa.array(value, pa.float64(), mask=missing)
-            out[f"{self.key}_{side}_top"] = pa.array(classes[probs.argmax(axis=1)].tolist() if len(want) else [],
-                                                      pa.string())
+            keys = list(zip(batch.column(side).to_pylist(), self._expected(batch, i)))
+            todo = list(dict.fromkeys(k for k in keys if k not in cache))  # a side repeated across pairs: once
+            if todo:
+                probs = self._ident.probabilities([t for t, _ in todo])
+                top = probs.argmax(axis=1)
+                if len(cache) + len(todo) > CACHE_SIZE:
+                    cache.clear()
+                for j, (text, lang) in enumerate(todo):
+                    p = float(probs[j, self._ident.index[lang]]) if lang else None
+                    cache[(text, lang)] = (p, classes[top[j]])
+            got = [cache[k] for k in keys]
+            out[f"{self.key}_{side}"] = pa.array([g[0] for g in got], pa.float64())
+            out[f"{self.key}_{side}_top"] = pa.array([g[1] for g in got], pa.string())
         return out
 
     def accept(self, scores):
