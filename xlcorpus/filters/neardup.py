@@ -5,8 +5,9 @@ collapsed) becomes its set of character ``shingle``-grams. Rows are taken in ``i
 (so the result does not depend on how the table's files are laid out); rows with the same
 normalised text are exact duplicates of the first one; the others get ``num_perm`` MinHash
 values (multiply-shift hashing of 32-bit shingle hashes, seeded), split into ``bands``
-bands (LSH): rows sharing a band are candidates, and each candidate pair is scored by the
-exact Jaccard similarity of the two shingle sets. A row's score is its largest similarity
+bands (LSH): rows sharing a band are candidates; their similarity is estimated from the
+MinHash values (numpy, all pairs at once), and pairs estimated within 0.15 of the threshold
+get the exact Jaccard similarity of their two shingle sets (the decision uses exact values). A row's score is its largest similarity
 to a row *earlier in id order* (0 when none was found); it is dropped when that reaches
 ``threshold``. All of it runs once, in the driver, as numpy array operations over the
 whole table; workers only look the scores up by id.
@@ -73,10 +74,14 @@ def signatures(hashes: np.ndarray, first: np.ndarray, num_perm: int, seed: int) 
     b = rng.randint(0, 2**62, num_perm, dtype=np.int64).astype(np.uint64)
     x = hashes.astype(np.uint64)
     out = np.empty((len(first), num_perm), np.uint32)
+    buf = np.empty_like(x)
+    shift = np.uint64(32)
     with np.errstate(over="ignore"):
-        for p in range(num_perm):
-            v = ((x * a[p] + b[p]) >> np.uint64(32)).astype(np.uint32)
-            out[:, p] = np.minimum.reduceat(v, first) if len(v) else 0
+        for p in range(num_perm):  # in place: one buffer for every permutation
+            np.multiply(x, a[p], out=buf)
+            np.add(buf, b[p], out=buf)
+            np.right_shift(buf, shift, out=buf)
+            out[:, p] = np.minimum.reduceat(buf, first) if len(buf) else 0
     return out
 
 
@@ -107,10 +112,14 @@ def candidate_pairs(sig: np.ndarray, bands: int, cap: int = 50) -> np.ndarray:
     return np.unique(np.concatenate(pairs), axis=0)
 
 
+EXACT_MARGIN = 0.15  # candidate pairs estimated within this of the threshold get their exact Jaccard
+
+
 def near_duplicate_scores(ids: list[str], texts: list[str], threshold: float, shingle: int = 5,
                           num_perm: int = 64, bands: int = 16, seed: int = 1) -> tuple[list[float], list[str | None]]:
     """For every row: the largest Jaccard similarity to an earlier row (in id order) and that
-    row's id (None when no candidate was found)."""
+    row's id (None when no candidate was found). Similarities are exact for candidates whose
+    MinHash estimate is at least ``threshold - EXACT_MARGIN``, estimates below that."""
     order = sorted(range(len(ids)), key=ids.__getitem__)
     ids_s = [ids[i] for i in order]
     texts_s = [texts[i] for i in order]
@@ -128,6 +137,16 @@ def near_duplicate_scores(ids: list[str], texts: list[str], threshold: float, sh
     hashes, first = shingle_hashes([texts_s[i] for i in uniq], shingle)
     if len(uniq) > 1 and len(hashes):
         sig = signatures(hashes, first, num_perm, seed)
+        pairs = candidate_pairs(sig, bands)
+        est = np.concatenate([(sig[pairs[i:i + 100_000, 0]] == sig[pairs[i:i + 100_000, 1]]).mean(axis=1)
+                              for i in range(0, len(pairs), 100_000)]) if len(pairs) else np.zeros(0)
+        # the MinHash estimate for every candidate pair; the exact Jaccard where it may matter
+        if len(pairs):
+            rows = uniq[pairs[:, 0]]
+            ranked = np.lexsort((-est, rows))  # per later row, its best estimate first
+            top = ranked[np.concatenate([[True], rows[ranked][1:] != rows[ranked][:-1]])]
+            score[rows[top]] = est[top]
+            best[rows[top]] = uniq[pairs[top, 1]]
         bounds = np.append(first, len(hashes))
         sets: dict[int, frozenset] = {}
 
@@ -136,11 +155,15 @@ def near_duplicate_scores(ids: list[str], texts: list[str], threshold: float, sh
                 sets[u] = frozenset(hashes[bounds[u]:bounds[u + 1]].tolist())
             return sets[u]
 
-        for later, earlier in candidate_pairs(sig, bands).tolist():
+        checked: set[int] = set()
+        for later, earlier in pairs[est >= threshold - EXACT_MARGIN].tolist():
             a, b = shingles(later), shingles(earlier)
             sim = len(a & b) / len(a | b) if a or b else 1.0
             row = uniq[later]
-            if sim > score[row]:
+            if row not in checked:  # an exact value replaces the estimate
+                checked.add(row)
+                score[row], best[row] = sim, uniq[earlier]
+            elif sim > score[row]:
                 score[row], best[row] = sim, uniq[earlier]
     out_score = [0.0] * len(ids)
     out_of: list[str | None] = [None] * len(ids)
