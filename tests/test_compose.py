@@ -274,3 +274,20 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     store = Store(tmp_path / "store")
     assert store.count("bitext_clean") >= 1
     assert store.count("bitext_clean_scores") == store.count("bitext")
+
+
+def test_step_overrides_and_user_code_in_the_fingerprint(tmp_path):
+    path = make_project(tmp_path / "project", "upkgfp")
+    pipe = xlcorpus.Pipeline.from_yaml(path, ["filter.batch_size=2", "SrcLength.mode=merge"])
+    assert pipe.params()["steps"][1]["params"]["batch_size"] == 2
+    assert pipe.params()["steps"][2]["params"]["mode"] == "merge"
+    with pytest.raises(PipelineError, match="no step named"):
+        xlcorpus.Pipeline.from_yaml(path, ["nosuchstep.x=1"])
+    from xlcorpus.pipeline import fingerprint
+
+    inputs = pipe.inputs()
+    assert inputs["filter.code.NoUrls"].endswith("filters.py") and inputs["SrcLength.code.SrcLength"]
+    before = fingerprint(pipe)[0]
+    user = tmp_path / "project" / "upkgfp" / "filters.py"
+    user.write_text(user.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert fingerprint(xlcorpus.Pipeline.from_yaml(path, ["filter.batch_size=2", "SrcLength.mode=merge"]))[0] != before

@@ -37,7 +37,7 @@ from .engine.core import Step, TableSource
 from .errors import PipelineError
 from .params import Help
 from .pipeline import Pipeline, build_object, pipeline_class
-from .plugins import STAGES_GROUP, resolve
+from .plugins import STAGES_GROUP, resolve, user_code
 from .schema import contract, derive, load_schemas_dir, register, user_contracts
 
 STEP_KEYS = {"kind", "stage", "name", "params"}
@@ -75,6 +75,9 @@ class StageStep(Pipeline):
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in super().params().items() if k != "base"}
+
+    def inputs(self) -> dict[str, str]:
+        return {**super().inputs(), **user_code([self._stage])}
 
     def steps(self, store: Any) -> Iterator[Step]:
         source = store.contract(self.input) if store is not None else contract(self.input)

@@ -77,3 +77,22 @@ def use_folder(base: Path, module: str) -> None:
         if folder not in sys.path:
             sys.path.append(folder)
             importlib.invalidate_caches()
+
+
+def user_code(objs: list[Any]) -> dict[str, str]:
+    """``{"code.Class": file}`` for objects whose class comes from outside xlcorpus, so that a
+    run fingerprints the user code it depends on (an edited filter reruns its step)."""
+    import inspect
+
+    out = {}
+    for obj in objs:
+        cls = obj if isinstance(obj, type) else type(obj)
+        if cls.__module__.split(".")[0] == "xlcorpus":
+            continue
+        try:
+            path = inspect.getsourcefile(cls)
+        except TypeError:
+            path = None
+        if path:
+            out[f"code.{cls.__qualname__}"] = path
+    return out

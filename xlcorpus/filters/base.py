@@ -33,7 +33,7 @@ from ..engine.core import Stage, StageOutput, Step, TableSource
 from ..errors import PipelineError
 from ..params import Help
 from ..pipeline import Pipeline
-from ..plugins import STAGES_GROUP, resolve
+from ..plugins import STAGES_GROUP, resolve, user_code
 from ..schema import Field, TableContract, contract, derive, register, user_contracts
 
 # name -> "module:Class" of the built-in filters (also registered as ``xlcorpus.stages``)
@@ -206,6 +206,9 @@ class FilterStep(Pipeline):
                           for f in self._filters]
         out.pop("base", None)
         return out
+
+    def inputs(self) -> dict[str, str]:
+        return {**super().inputs(), **user_code(self._filters)}
 
     @property
     def scores_table(self) -> str:
