@@ -4,7 +4,8 @@ The model is applied to a whole batch at once (:class:`BatchIdentifier`): its by
 walked for every text of the batch in one numpy step per byte position, the feature counts
 go into one sparse matrix multiplied by the model's table, then the same length-scaled
 softmax as ``LanguageIdentifier`` gives the same probabilities (``tests/test_filters.py``
-checks them against the library's own ``rank``).
+checks them against the library's own ``rank``). A side repeated across pairs (the English
+side of a multi-way corpus) is identified once per worker (``CACHE_SIZE`` results kept).
 
 Chosen by ``benchmarks/langid_choice.py`` on every NTREX-128 and Tatoeba side (see the
 README): the most accurate of the candidates that ship their model and also among the

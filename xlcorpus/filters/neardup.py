@@ -51,16 +51,20 @@ def shingle_hashes(texts: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
     total = int(n_grams.sum())
     if total == 0:
         return np.zeros(0, np.uint32), np.zeros(len(texts), np.int64)
-    row = np.repeat(np.arange(len(texts)), n_grams)
     first = np.concatenate([[0], np.cumsum(n_grams)[:-1]])
-    pos = starts[row] + (np.arange(total) - first[row])
-    width = np.minimum(lens[row], k)
+    pos = np.arange(total) + np.repeat(starts - first, n_grams)  # where each shingle starts
+    short = np.nonzero((lens < k) & (lens > 0))[0]  # shorter than k: one shingle, the whole text
+    short_pos, short_len = first[short], lens[short]
     h = np.zeros(total, np.uint64)
-    padded = np.concatenate([codes, np.zeros(k, np.uint64)])
+    padded = np.concatenate([codes + np.uint64(1), np.zeros(k, np.uint64)])
     with np.errstate(over="ignore"):
         for j in range(k):
-            c = np.where(j < width, padded[pos + j] + np.uint64(1), np.uint64(0))
-            h = h * np.uint64(1_000_003) + c
+            c = padded[j:][pos]
+            if len(short):
+                gone = short_len <= j
+                c[short_pos[gone]] = 0
+            h *= np.uint64(1_000_003)
+            h += c
         h ^= h >> np.uint64(33)  # murmur3 finaliser
         h *= np.uint64(0xFF51AFD7ED558CCD)
         h ^= h >> np.uint64(33)
