@@ -291,3 +291,41 @@ def test_step_overrides_and_user_code_in_the_fingerprint(tmp_path):
     user = tmp_path / "project" / "upkgfp" / "filters.py"
     user.write_text(user.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     assert fingerprint(xlcorpus.Pipeline.from_yaml(path, ["filter.batch_size=2", "SrcLength.mode=merge"]))[0] != before
+
+
+DECLARING_STAGE = '''
+import pyarrow as pa
+from xlcorpus.engine.core import Stage
+from xlcorpus.schema import Field, derive
+
+class Upper(Stage):
+    """Upper-cases src and adds its length: the output contract is declared here."""
+    name = "upper"
+
+    def output_contract(self, name, source):
+        return derive(name, source, [Field("n", pa.int64(), False, "length of src")])
+
+    def __call__(self, batch):
+        import pyarrow.compute as pc
+        out = batch.set_column(batch.schema.get_field_index("src"), "src", pc.utf8_upper(batch.column("src")))
+        return out.append_column("n", pc.utf8_length(out.column("src")).cast(pa.int64()))
+'''
+
+
+def test_stage_declares_its_output_contract(tmp_path):
+    (tmp_path / "c.en").write_text("One.\nTwo words.\n", encoding="utf-8")
+    (tmp_path / "c.fr").write_text("Un.\nDeux mots.\n", encoding="utf-8")
+    (tmp_path / "upkgdecl.py").write_text(DECLARING_STAGE, encoding="utf-8")
+    path = write(tmp_path / "pipe.yaml", """
+        steps:
+          - kind: bitext-import
+            params: {src: c.en, tgt: c.fr, src_lang: en, tgt_lang: fr}
+          - stage: "upkgdecl:Upper"
+            input: bitext
+            output: bitext_upper
+        """)
+    store = Store(tmp_path / "store")
+    xlcorpus.Pipeline.from_yaml(path).run(store, engine=LocalEngine(progress=False))
+    rows = sorted(store.to_arrow("bitext_upper").to_pylist(), key=lambda r: r["line"])
+    assert [(r["src"], r["n"]) for r in rows] == [("ONE.", 4), ("TWO WORDS.", 10)]
+    assert store.contract("bitext_upper").partition_by == ("src_lang", "tgt_lang")
