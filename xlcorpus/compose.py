@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from .engine.core import Step, TableSource
+from .engine.core import Step
 from .errors import PipelineError
+from .filters.base import WholeBatches
 from .params import Help
 from .pipeline import Pipeline, build_object, pipeline_class
 from .plugins import STAGES_GROUP, resolve, user_code
@@ -87,7 +88,7 @@ class StageStep(Pipeline):
                      derive(self.output, source, description=f"`{self.input}` rows through {self.stage}.",
                             source=f"stage {self.stage}"))
         name = getattr(self._stage, "name", None) or type(self._stage).__name__
-        yield Step(str(name), TableSource(store, self.input, batch_size=self.batch_size), [self._stage],
+        yield Step(str(name), WholeBatches(store, self.input, batch_size=self.batch_size), [self._stage],
                    [self.output], mode=self.mode, inputs=[self.input])
 
 

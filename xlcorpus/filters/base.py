@@ -127,6 +127,27 @@ def make_filter(spec: Any, where: str, base: Path | None = None) -> Filter:
         raise PipelineError(f"{where}: filter {ref!r}: {exc}") from None
 
 
+class WholeBatches(TableSource):
+    """A table's rows in batches of about ``batch_size`` (a partitioned table's files give
+    small batches; vectorised filters pay a fixed cost per batch)."""
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        buf: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in super().__iter__():
+            buf.append(batch)
+            rows += batch.num_rows
+            if rows >= self.batch_size:
+                yield _combined(buf)
+                buf, rows = [], 0
+        if rows:
+            yield _combined(buf)
+
+
+def _combined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    return batches[0] if len(batches) == 1 else pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
 class FilterStage(Stage):
     """Stage: score every row with each filter, keep the rows all accept, write the scores."""
 
@@ -244,7 +265,7 @@ class FilterStep(Pipeline):
 
     def steps(self, store: Any) -> Iterator[Step]:
         self.contracts(store)
-        source = TableSource(store, self.input, batch_size=self.batch_size)
+        source = WholeBatches(store, self.input, batch_size=self.batch_size)
         stage = FilterStage(self._filters, source, self.output, self.scores_table)
         yield Step("filter", source, [stage], [self.output, self.scores_table], mode="overwrite",
                    inputs=[self.input], source_column="source", position_column="line")
