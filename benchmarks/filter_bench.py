@@ -344,6 +344,26 @@ def _grams(text: str, k: int = 5) -> set[str]:
     return {text[i:i + k] for i in range(max(len(text) - k + 1, 1))}
 
 
+def measure_step(rows: list[dict], tmp: Path, rounds: int) -> dict:
+    """Part 2: the whole filter step (2 workers) against the plain loop over the table."""
+    store = Store(tmp / "store")
+    store.write("bitext", batches(rows))
+    names = list(ours_filters())
+    print(f"whole step: {len(rows):,} rows, filters {names}", flush=True)
+    t = interleave({"loop": lambda: baseline_loop(store.to_arrow("bitext").to_pylist(), names),
+                    "ours (2 workers)": lambda: ours_step(store)}, rounds)
+    out = {"filters": names, "loop_rows_per_s": round(len(rows) / t["loop"].wall_median),
+           "ours_rows_per_s": round(len(rows) / t["ours (2 workers)"].wall_median),
+           "kept_loop": t["loop"].result, "kept_ours": t["ours (2 workers)"].result,
+           "timing": {k: v.as_dict(len(rows), "rows") for k, v in t.items()},
+           "speedup": ratio(t["loop"], t["ours (2 workers)"]), "goal": 5.0,
+           "dropped": store.history("bitext_clean")[0]["stages"]["filter"]["dropped"]}
+    print(f"  step: loop {out['loop_rows_per_s']:,}/s, ours {out['ours_rows_per_s']:,}/s, "
+          f"x{out['speedup']['wall']} (kept {out['kept_loop']:,} / {out['kept_ours']:,}); dropped {out['dropped']}",
+          flush=True)
+    return out
+
+
 # ------------------------------------------------------------------ main
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -353,6 +373,7 @@ def main() -> None:
     ap.add_argument("--inject", type=int, default=2000)
     ap.add_argument("--only-near-duplicates", action="store_true",
                     help="measure part 3 only and update it in the saved results")
+    ap.add_argument("--only-step", action="store_true", help="measure part 2 only and update it in the saved results")
     args = ap.parse_args()
     if not DATA.is_dir():
         sys.exit(f"needs {DATA}")
@@ -372,6 +393,16 @@ def main() -> None:
     print(f"corpus: {len(rows):,} pairs from {len(corpus_pairs())} files pairs", flush=True)
     out: dict = {"rows": len(rows), "load_before": load, "per_filter": {}}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.only_step:
+            import json
+
+            from _results import RESULTS
+
+            saved = json.loads((RESULTS / "filter_bench.json").read_text(encoding="utf-8"))
+            saved["step"] = {**measure_step(rows, Path(tmp), args.rounds), "load_before": load,
+                             "load_after": print_load("after")}
+            print("written", write_results("filter_bench", saved))
+            return
         small = rows[:args.filter_rows]
         sstore = Store(Path(tmp) / "small")
         sstore.write("bitext", batches(small))
@@ -387,23 +418,7 @@ def main() -> None:
             print(f"  {name}: loop {out['per_filter'][name]['loop_rows_per_s']:,}/s, ours "
                   f"{out['per_filter'][name]['ours_rows_per_s']:,}/s, x{out['per_filter'][name]['speedup']['wall']}",
                   flush=True)
-        store = Store(Path(tmp) / "store")
-        store.write("bitext", batches(rows))
-        names = list(ours_filters())
-        print(f"whole step: {len(rows):,} rows, filters {names}", flush=True)
-        t = interleave({"loop": lambda: baseline_loop(store.to_arrow("bitext").to_pylist(), names),
-                        "ours (2 workers)": lambda: ours_step(store)}, args.rounds)
-        out["step"] = {"filters": names, "loop_rows_per_s": round(len(rows) / t["loop"].wall_median),
-                       "ours_rows_per_s": round(len(rows) / t["ours (2 workers)"].wall_median),
-                       "kept_loop": t["loop"].result, "kept_ours": t["ours (2 workers)"].result,
-                       "timing": {k: v.as_dict(len(rows), "rows") for k, v in t.items()},
-                       "speedup": ratio(t["loop"], t["ours (2 workers)"]), "goal": 5.0}
-        print(f"  step: loop {out['step']['loop_rows_per_s']:,}/s, ours {out['step']['ours_rows_per_s']:,}/s, "
-              f"x{out['step']['speedup']['wall']} (kept {t['loop'].result:,} / {t['ours (2 workers)'].result:,})",
-              flush=True)
-        drops = store.history("bitext_clean")[0]["stages"]["filter"]["dropped"]
-        out["step"]["dropped"] = drops
-        print(f"  dropped: {drops}")
+        out["step"] = measure_step(rows, Path(tmp), args.rounds)
     print("near-duplicates:", flush=True)
     out["near_duplicates"] = neardup_quality(rows, args.inject)
     print(f"  {out['near_duplicates']}")
