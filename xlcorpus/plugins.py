@@ -28,6 +28,9 @@ from .errors import PipelineError
 KINDS_GROUP = "xlcorpus.kinds"
 STAGES_GROUP = "xlcorpus.stages"
 _REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+# modules imported from a pipeline file's folder: workers that do not share this sys.path
+# (Ray's) receive their code by value (see :func:`local_modules`)
+_LOCAL: set[str] = set()
 
 
 def registered(group: str, builtin: dict[str, str]) -> dict[str, str]:
@@ -61,11 +64,18 @@ def resolve(ref: str, group: str, builtin: dict[str, str], base: Path | None = N
             where = f" or in {base}" if base is not None else ""
             raise PipelineError(f"{ref!r}: no module {module!r} on sys.path{where}") from None
         raise
+    if base is not None and str(Path(getattr(obj, "__file__", "") or "").resolve()).startswith(str(base.resolve())):
+        _LOCAL.add(module)
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise PipelineError(f"{ref!r}: module {module!r} has no {attr!r}")
         obj = getattr(obj, part)
     return obj
+
+
+def local_modules() -> list[Any]:
+    """The modules imported from pipeline folders (not importable by name elsewhere)."""
+    return [sys.modules[m] for m in sorted(_LOCAL) if m in sys.modules]
 
 
 def use_folder(base: Path, module: str) -> None:

@@ -271,6 +271,12 @@ class RayEngine(StagedEngine):
         self.ray = init_ray(workers, address, object_store_mb)  # once per process, then reused
 
     def _results(self, step: Step, staging) -> Iterator[UnitResult]:
+        from ray import cloudpickle
+
+        from ..plugins import local_modules
+
+        for module in local_modules():  # user code next to a pipeline file travels by value
+            cloudpickle.register_pickle_by_value(module)
         stages = step.stages
         parts = reader_parts(step.reader, self.workers)
         if parts == []:
