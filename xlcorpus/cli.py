@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "xlcorpus.project.cli",  # project, eval spans
     "xlcorpus.export.cli",  # export hf
     "xlcorpus.stats.cli",  # stats, head, report
+    "xlcorpus.pipeline_schema",  # schema pipeline
 ]
 
 
@@ -166,15 +167,16 @@ def format_plan(plan: dict) -> str:
 @click.argument("kind", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def params(kind: str | None, as_json: bool) -> None:
-    """List the parameters of pipeline KIND (type, default, rules, meaning); no KIND: the kinds."""
+    """List the parameters of pipeline KIND (type, default, rules, meaning); no KIND: the kinds.
+    ``filter.NAME``: the parameters of filter NAME."""
     from . import pipeline as pl
     from .params import describe
 
     if kind is None:
-        for k in sorted(pl.KINDS):
+        for k in sorted(pl.kinds()):
             click.echo(k)
         return
-    rows = describe(pl.pipeline_class(kind))
+    rows = describe(pl.param_class(kind))
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return

@@ -154,6 +154,8 @@ def describe(cls: type) -> list[dict[str, Any]]:
     hints = typing.get_type_hints(cls, include_extras=True)
     out = []
     for f in dataclasses.fields(cls):
+        if f.metadata.get("hidden"):
+            continue
         _, meta = constraints(hints[f.name])
         if f.default is not dataclasses.MISSING:
             default: Any = f.default
@@ -166,4 +168,67 @@ def describe(cls: type) -> list[dict[str, Any]]:
         help_ = next((m.text for m in meta if isinstance(m, Help)), f.metadata.get("help", ""))
         out.append({"name": f.name, "type": type_name(hints[f.name]), "default": default,
                     "rules": rule_text(meta), "help": help_})
+    return out
+
+
+def json_schema(hint: Any) -> dict[str, Any]:
+    """The JSON Schema of one annotated parameter type (bounds, enumerations, meaning)."""
+    base, meta = constraints(hint)
+    origin = typing.get_origin(base)
+    args = typing.get_args(base)
+    out: dict[str, Any]
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+        out = {"anyOf": [json_schema(a) if a is not type(None) else {"type": "null"} for a in args]}
+    elif origin is typing.Literal:
+        out = {"enum": list(args)}
+    elif origin in (list, tuple):
+        out = {"type": "array", "items": json_schema(args[0]) if args else {}}
+    elif origin is dict or base is dict:
+        out = {"type": "object"}
+    else:
+        out = dict(_JSON_TYPES.get(base, {}))
+    for m in meta:
+        if isinstance(m, Help):
+            out["description"] = m.text
+        elif isinstance(m, Lang):
+            out["description"] = (out.get("description", "") + " (a BCP-47 / Wikidata language code)").strip()
+        elif isinstance(m, at.Interval):
+            for attr in ("ge", "gt", "le", "lt"):
+                if getattr(m, attr) is not None:
+                    out[_JSON_BOUNDS[attr]] = getattr(m, attr)
+        else:
+            for kind, (_, attr, _) in _BOUNDS.items():
+                if isinstance(m, kind):
+                    out[_JSON_BOUNDS[attr]] = getattr(m, attr)
+    return out
+
+
+_JSON_TYPES: dict[Any, dict[str, Any]] = {str: {"type": "string"}, int: {"type": "integer"},
+                                          float: {"type": "number"}, bool: {"type": "boolean"},
+                                          Path: {"type": "string", "format": "path"}, Any: {}}
+_JSON_BOUNDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
+
+
+def class_schema(cls: type, required: bool = True, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON Schema of a parameter dataclass: one property per field (with its default),
+    no other keys; ``required`` lists the fields without a default."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    overrides = getattr(cls, "json_schema_fields", lambda: {})()
+    props: dict[str, Any] = {}
+    needed = []
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name in skip or f.metadata.get("hidden"):
+            continue
+        prop = overrides.get(f.name) or json_schema(hints[f.name])
+        if f.default is not dataclasses.MISSING and f.default is not None:
+            prop["default"] = str(f.default) if isinstance(f.default, Path) else f.default
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            needed.append(f.name)
+        props[f.name] = prop
+    out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    doc = (cls.__doc__ or "").strip().split("\n\n")[0]
+    if doc:
+        out["description"] = " ".join(doc.split())
+    if required and needed:
+        out["required"] = needed
     return out

@@ -22,7 +22,6 @@ merged on ``id``, so a rerun never duplicates rows.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import os
 import types
@@ -38,6 +37,7 @@ from .engine.local import LocalEngine, StepReport
 from .errors import PipelineError
 from .ids import file_fingerprint, params_fingerprint
 from .params import Exists, check, constraints
+from .plugins import KINDS_GROUP, registered, resolve
 from .schema import read_yaml_mapping
 from .store import Store
 
@@ -54,8 +54,10 @@ KINDS: dict[str, str] = {
     "maltese": "xlcorpus.translit.pipeline:MaltesePipeline",
     "tprojection": "xlcorpus.project.pipeline:TProjectionPipeline",
     "translate-train": "xlcorpus.project.translate_train:TranslateTrainPipeline",
+    "filter": "xlcorpus.filters.base:FilterStep",
+    "stage": "xlcorpus.compose:StageStep",
 }
-TOP_KEYS = {"pipeline", "description", "params"}
+TOP_KEYS = {"pipeline", "description", "params", "steps", "schemas"}
 
 
 class Pipeline:
@@ -81,6 +83,24 @@ class Pipeline:
     def params(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str], overrides: list[str] | dict[str, str] | None = None) -> Pipeline:
+        """The pipeline of a file (``pipeline: KIND`` or ``steps:``), validated."""
+        return load(path, overrides).pipeline
+
+    @staticmethod
+    def compose(*parts: Pipeline, names: list[str] | None = None) -> Pipeline:
+        """Steps built in code: pipeline kinds (``FilterStep``, ``StageStep``...) run in order."""
+        from .compose import Composed
+
+        names = names or [f"{p.kind}{i + 1}" for i, p in enumerate(parts)]
+        return Composed(list(parts), names)
+
+    def run(self, store: Store | str | os.PathLike[str], engine: Any = None, force: bool = False,
+            on_step: Any = None) -> RunReport:
+        """Run into ``store`` (a Store or a folder); see the module-level :func:`run`."""
+        return run(self, store if isinstance(store, Store) else Store(store), engine, force, on_step)
+
 
 def _jsonable(v: Any) -> Any:
     if isinstance(v, Path):
@@ -90,11 +110,29 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def pipeline_class(kind: str) -> type[Pipeline]:
-    if kind not in KINDS:
-        raise PipelineError(f"unknown pipeline kind {kind!r} (known: {sorted(KINDS)})")
-    module, _, name = KINDS[kind].partition(":")
-    return getattr(importlib.import_module(module), name)
+def kinds() -> dict[str, str]:
+    """Every step kind: ``name -> "module:Class"`` (built in, then entry points ``xlcorpus.kinds``)."""
+    return registered(KINDS_GROUP, KINDS)
+
+
+def pipeline_class(kind: str, base: Path | None = None) -> type[Pipeline]:
+    """The class of step kind ``kind``: a registered name or ``module:Class`` (looked for
+    next to the pipeline file in ``base`` too)."""
+    if kind not in kinds() and ":" not in str(kind):
+        raise PipelineError(f"unknown pipeline kind {kind!r} (known: {sorted(kinds())})")
+    cls = resolve(kind, KINDS_GROUP, KINDS, base)
+    if not (isinstance(cls, type) and issubclass(cls, Pipeline) and dataclasses.is_dataclass(cls)):
+        raise PipelineError(f"{kind!r} is not a step kind (a dataclass subclass of xlcorpus.Pipeline)")
+    return cls
+
+
+def param_class(name: str) -> type:
+    """The parameter dataclass of a kind, or of a filter named ``filter.NAME``."""
+    if name.startswith("filter."):
+        from .filters.base import filter_class
+
+        return filter_class(name[len("filter."):])
+    return pipeline_class(name)
 
 
 # ---------------------------------------------------------------- coercion
@@ -176,23 +214,32 @@ def _number(value: Any, hint: type, where: str, from_text: bool) -> int | float:
 def build(kind: str, params: dict[str, Any], where: str, base: Path,
           overrides: dict[str, str] | None = None, cwd: Path | None = None) -> Pipeline:
     """Instantiate pipeline ``kind`` from file params and ``--set`` overrides."""
-    cls = pipeline_class(kind)
+    return build_object(pipeline_class(kind), params, where, base, overrides, cwd, f"pipeline {kind!r}")
+
+
+def build_object(cls: type, params: dict[str, Any] | None, where: str, base: Path,
+                 overrides: dict[str, str] | None = None, cwd: Path | None = None,
+                 what: str | None = None, prefix: str = "params.") -> Any:
+    """Instantiate the parameter dataclass ``cls`` (a pipeline kind, a filter, a stage) from
+    a mapping (YAML: ``where`` names the file and key, paths are relative to ``base``) and
+    ``--set`` overrides (text, relative to ``cwd``), checking types and constraints."""
+    what = what or cls.__name__
     hints = typing.get_type_hints(cls, include_extras=True)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     values: dict[str, Any] = {}
     for key, value in (params or {}).items():
         if key not in fields:
-            raise PipelineError(f"{where}: unknown key 'params.{key}' for pipeline {kind!r} "
+            raise PipelineError(f"{where}: unknown key '{prefix}{key}' for {what} "
                                 f"(known: {sorted(fields)})")
-        values[key] = _coerce(value, hints[key], f"{where}: params.{key}", base, False)
+        values[key] = _coerce(value, hints[key], f"{where}: {prefix}{key}", base, False)
     for key, text in (overrides or {}).items():
         if key not in fields:
-            raise PipelineError(f"--set {key}=...: unknown key for pipeline {kind!r} (known: {sorted(fields)})")
+            raise PipelineError(f"--set {key}=...: unknown key for {what} (known: {sorted(fields)})")
         values[key] = _coerce(text, hints[key], f"--set {key}", cwd or Path.cwd(), True)
     missing = [n for n, f in fields.items() if n not in values
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
-        raise PipelineError(f"{where}: missing required parameter(s) {missing} for pipeline {kind!r}")
+        raise PipelineError(f"{where}: missing required parameter(s) {missing} for {what}")
     for name, f in fields.items():  # resolve relative Path defaults against the file's folder
         if name not in values and f.default is not dataclasses.MISSING:
             if isinstance(f.default, Path) or (isinstance(f.default, str) and constraints(hints[name])[0] is Path):
@@ -200,7 +247,7 @@ def build(kind: str, params: dict[str, Any], where: str, base: Path,
     for name, f in fields.items():  # inputs that must exist, given or default
         value = values.get(name, f.default)
         if value is not dataclasses.MISSING and value is not None and _must_exist(hints[name]):
-            src = f"--set {name}" if name in (overrides or {}) else f"{where}: params.{name}"
+            src = f"--set {name}" if name in (overrides or {}) else f"{where}: {prefix}{name}"
             check(value, [Exists()], src)
     try:
         return cls(**values)
@@ -226,19 +273,30 @@ class PipelineSpec:
 
 
 def load(path: str | os.PathLike[str], overrides: list[str] | dict[str, str] | None = None) -> PipelineSpec:
-    """Read and validate a pipeline file; apply ``key=value`` overrides."""
+    """Read and validate a pipeline file (``pipeline: KIND`` or ``steps:``, see
+    :mod:`xlcorpus.compose`); apply ``key=value`` overrides (``STEP.key=value`` for steps)."""
     p = Path(path)
     if not p.is_file():
         raise PipelineError(f"{p}: no such pipeline file")
     doc = read_yaml_mapping(p, TOP_KEYS, PipelineError)
+    if isinstance(overrides, list):
+        overrides = parse_overrides(overrides)
+    if "steps" in doc:
+        from .compose import build_steps
+
+        if "pipeline" in doc or "params" in doc:
+            raise PipelineError(f"{p}: give either 'pipeline' (with 'params') or 'steps', not both")
+        return PipelineSpec(p, "steps", str(doc.get("description", "")),
+                            build_steps(doc, str(p), p.parent.resolve(), overrides))
+    if "schemas" in doc:
+        raise PipelineError(f"{p}: 'schemas' goes with 'steps' (a 'pipeline: KIND' file writes built-in tables)")
     kind = doc.get("pipeline")
     if not isinstance(kind, str):
-        raise PipelineError(f"{p}: key 'pipeline' must name a pipeline kind (known: {sorted(KINDS)})")
+        raise PipelineError(f"{p}: key 'pipeline' must name a pipeline kind (known: {sorted(kinds())}), "
+                            "or give 'steps'")
     params = doc.get("params") or {}
     if not isinstance(params, dict):
         raise PipelineError(f"{p}: key 'params' must be a mapping")
-    if isinstance(overrides, list):
-        overrides = parse_overrides(overrides)
     pipe = build(kind, params, str(p), p.parent.resolve(), overrides)
     return PipelineSpec(p, kind, str(doc.get("description", "")), pipe)
 

@@ -15,6 +15,12 @@ Types use a small grammar close to Arrow's own names: ``string``, ``int8..int64`
 ``map<K, V>``. Nested children are nullable.
 
 Every table named ``<base>_rejects`` uses the shared ``_rejects`` contract.
+
+User tables: :func:`load_schemas_dir` registers the contracts of a user folder (same format),
+:func:`register` one contract (e.g. derived from a stage's declared output with
+:func:`derive`); :func:`contract` then finds them like the built-in ones. A store keeps the
+contract of each user table it holds (``STORE/_contracts/``, see
+:meth:`~xlcorpus.store.Store.contract`).
 """
 
 from __future__ import annotations
@@ -261,8 +267,14 @@ def read_yaml_mapping(path: Path, allowed: set[str], error: type[Exception] = Sc
     return doc
 
 
+CONTRACT_KEYS = {"table", "description", "partition_by", "fields"}
+
+
 def _load_file(path: Path) -> TableContract:
-    doc = read_yaml_mapping(path, {"table", "description", "partition_by", "fields"})
+    return _parse_contract(read_yaml_mapping(path, CONTRACT_KEYS), path, path.name)
+
+
+def _parse_contract(doc: dict, path: Any, source: str) -> TableContract:
     name = doc.get("table")
     if not isinstance(name, str) or not (TABLE_NAME.match(name) or name == "_rejects"):
         raise SchemaError(f"{path}: 'table' must be a valid table name, found {name!r}")
@@ -287,7 +299,7 @@ def _load_file(path: Path) -> TableContract:
     for p in partition_by:
         if p not in names:
             raise SchemaError(f"{path}: partition column {p!r} is not a field")
-    return TableContract(name, doc.get("description", ""), tuple(fields), partition_by, path.name)
+    return TableContract(name, doc.get("description", ""), tuple(fields), partition_by, source)
 
 
 @functools.lru_cache(maxsize=1)
@@ -302,13 +314,95 @@ def contracts() -> dict[str, TableContract]:
     return out
 
 
+_USER: dict[str, TableContract] = {}
+
+
+def register(c: TableContract) -> TableContract:
+    """Make a user table's contract known to :func:`contract` in this process.
+
+    Registering the same contract twice is a no-op; a different contract for a built-in or
+    already registered table name is a :class:`SchemaError`.
+    """
+    check_name(c.name)
+    known = contracts().get(c.name) or _USER.get(c.name)
+    if known is not None and not same_contract(known, c):
+        where = "a built-in table" if c.name in contracts() else f"already defined by {known.source}"
+        raise SchemaError(f"{c.source}: table {c.name!r} is {where} with other fields or partitions")
+    if c.name not in contracts():
+        _USER[c.name] = c
+    return contracts().get(c.name) or c
+
+
+def same_contract(a: TableContract, b: TableContract) -> bool:
+    """Same fields (names, types, nullability) and partition columns; docs may differ."""
+    return ([(f.name, f.type, f.nullable) for f in a.fields] == [(f.name, f.type, f.nullable) for f in b.fields]
+            and a.partition_by == b.partition_by)
+
+
+def user_contracts() -> dict[str, TableContract]:
+    """The user contracts registered in this process, by table name."""
+    return dict(_USER)
+
+
+def load_file(path: Path) -> TableContract:
+    """One contract file (``schemas/*.yaml`` format)."""
+    return _load_file(path)
+
+
+def load_schemas_dir(folder: str | Path) -> list[TableContract]:
+    """Register every ``*.yaml`` contract of a user folder; return them."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise SchemaError(f"{root}: no such schemas folder")
+    return [register(_parse_contract(read_yaml_mapping(p, CONTRACT_KEYS), p, str(p))) for p in sorted(root.glob("*.yaml"))]
+
+
+def derive(name: str, base: TableContract, extra: Iterable[Field] = (), description: str | None = None,
+           source: str = "derived") -> TableContract:
+    """A contract named ``name`` with ``base``'s fields (and partitions) plus ``extra`` ones."""
+    fields = (*base.fields, *extra)
+    names = [f.name for f in fields]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SchemaError(f"table {name!r}: field(s) {dupes} defined twice (derived from {base.name!r})")
+    return TableContract(check_name(name), description if description is not None else base.description,
+                         fields, base.partition_by, source)
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not TABLE_NAME.match(name):
+        raise SchemaError(f"invalid table name {name!r}: 1-63 lowercase letters, digits and '_', "
+                          "starting with a letter")
+    return name
+
+
+def to_yaml(c: TableContract) -> str:
+    """The contract in the ``schemas/*.yaml`` format (read back by :func:`load_file`)."""
+    doc = {"table": c.name, "description": c.description, "partition_by": list(c.partition_by),
+           "fields": [{"name": f.name, "type": f.type_text, "nullable": f.nullable, "doc": f.doc}
+                      for f in c.fields]}
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+def from_yaml_text(text: str, source: str) -> TableContract:
+    """A contract from YAML text (a store's saved copy); errors name ``source``."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SchemaError(f"{source}: invalid YAML: {exc}") from None
+    if not isinstance(doc, dict) or set(doc) - CONTRACT_KEYS:
+        raise SchemaError(f"{source}: expected a mapping with keys {sorted(CONTRACT_KEYS)}")
+    return _parse_contract(doc, source, source)
+
+
 def contract(table: str) -> TableContract:
-    """The contract of ``table``; ``X_rejects`` gets the shared rejects contract."""
-    all_ = contracts()
+    """The contract of ``table`` (built-in or registered); ``X_rejects`` gets the shared
+    rejects contract."""
+    all_ = {**_USER, **contracts()}
     if table in all_:
         return all_[table]
     if table.endswith(REJECTS_SUFFIX) and table[: -len(REJECTS_SUFFIX)] in all_:
-        base = all_["_rejects"]
+        base = contracts()["_rejects"]
         return TableContract(table, f"Records rejected while building {table[:-8]!r}.",
                              base.fields, base.partition_by, base.source)
     raise SchemaError(f"no contract for table {table!r} (known: {sorted(n for n in all_ if n[0] != '_')})")

@@ -6,6 +6,7 @@ Layout::
       bitext/                 one Delta table per output (Parquet partitions + _delta_log/)
       bitext_rejects/         records a run could not use, same store
       _releases/              named releases: a small Delta table (name, versions, tagged_at)
+      _contracts/TABLE.yaml   the contract of each user table (built-in ones ship with xlcorpus)
       _staging/RUN/           a running pipeline's part files (local stores; removed after commit)
       TABLE/_staging/RUN/     the same in a remote store: the commit adds them where they are
 
@@ -51,7 +52,7 @@ import pyarrow.compute as pc
 from . import __version__
 from .errors import ConflictError, QueryError, StoreError
 from .parts import PartFile, partition_dir, read_parts
-from .schema import TABLE_NAME, TableContract, contract
+from .schema import TABLE_NAME, TableContract, contract, contracts, from_yaml_text, register, to_yaml
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +243,9 @@ class Store:
         from deltalake import write_deltalake
         from deltalake.exceptions import CommitFailedError, DeltaError
 
-        c = contract_ or contract(check_table_name(table))
+        c = contract_ or self.contract(table)
         self.check_writable()
+        self._keep_contract(c)
         counter: dict[str, Any] = {"rows": 0}
         reader = pa.RecordBatchReader.from_batches(c.arrow_schema, self._checked(c, data, counter))
         props = self._props(metadata, txn)
@@ -274,6 +276,53 @@ class Store:
                 raise ConflictError(f"table {table!r} was created by another writer: {exc}") from exc
             raise
         return Commit(self.version(table), counter["rows"] if inserted is None else inserted)
+
+    def contract(self, table: str) -> TableContract:
+        """The contract of ``table``: built-in, registered in this process, or the copy this
+        store kept when the user table was first written (``_contracts/TABLE.yaml``)."""
+        from .errors import SchemaError
+
+        try:
+            return contract(check_table_name(table))
+        except SchemaError:
+            base = table[: -len("_rejects")] if table.endswith("_rejects") else table
+            text = self._read_text(f"_contracts/{base}.yaml")
+            if text is None:
+                raise
+            register(from_yaml_text(text, f"{self.root}/_contracts/{base}.yaml"))
+            return contract(table)
+
+    def _keep_contract(self, c: TableContract) -> None:
+        """Save a user table's contract in the store (once), so that later readers know it."""
+        if c.name in contracts() or c.name.endswith("_rejects"):
+            return
+        path = f"_contracts/{c.name}.yaml"
+        text = to_yaml(c)
+        if self._read_text(path) != text:
+            self._write_text(path, text)
+
+    def _text_fs(self):
+        import pyarrow.fs as pafs
+
+        if self.is_local:
+            return pafs.LocalFileSystem(), self.root
+        return pafs.FileSystem.from_uri(self.root)
+
+    def _read_text(self, rel: str) -> str | None:
+        fs, base = self._text_fs()
+        try:
+            with fs.open_input_stream(f"{base}/{rel}") as fh:
+                return fh.read().decode("utf-8")
+        except (FileNotFoundError, OSError):
+            return None
+
+    def _write_text(self, rel: str, text: str) -> None:
+        fs, base = self._text_fs()
+        fs.create_dir(f"{base}/{rel.rsplit('/', 1)[0]}", recursive=True)
+        tmp = f"{base}/{rel}.tmp{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        with fs.open_output_stream(tmp) as fh:
+            fh.write(text.encode("utf-8"))
+        fs.move(tmp, f"{base}/{rel}")
 
     def _empty_commit(self, table: str, c: TableContract, props: Any) -> None:
         from deltalake import Schema
@@ -320,7 +369,8 @@ class Store:
         """
         from deltalake.transaction import AddAction
 
-        c = contract(check_table_name(table))
+        c = self.contract(table)
+        self._keep_contract(c)
         exists = self.exists(table)
         staged = f"{table}/_staging/"
         remote = not self.is_local and all(f.path.startswith(staged) for f in files)

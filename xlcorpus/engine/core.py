@@ -26,6 +26,7 @@ fails the step with the stage's own error and the first failing record.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -247,7 +248,8 @@ class Step:
     when a whole batch fails and is retried row by row. ``inputs`` names the store tables the
     step reads (shown by ``--dry-run``; the step runs after the steps that write them).
     ``max_reject_share``: the largest share of input rows that stage exceptions may reject
-    before the step fails.
+    before the step fails. ``contracts`` carries the contracts of user tables among the
+    outputs to the workers (filled in by the engine).
     """
 
     name: str
@@ -261,6 +263,7 @@ class Step:
     rejects_table: str | None = None
     inputs: list[str] = field(default_factory=list)
     max_reject_share: float = 0.1
+    contracts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rejects(self) -> str:
@@ -306,6 +309,22 @@ class UnitResult:
     rejects: list[Reject] = field(default_factory=list)
     rows_in: int = 0
     stats: Stats = field(default_factory=dict)
+
+
+def with_contracts(step: Step) -> Step:
+    """The step carrying the user contracts of its outputs (registered again in workers)."""
+    from ..schema import user_contracts
+
+    mine = {t: c for t, c in user_contracts().items() if t in step.outputs}
+    return dataclasses.replace(step, contracts=mine) if mine else step
+
+
+def register_contracts(step: Step) -> None:
+    """In a worker: make the step's user tables known (see :func:`with_contracts`)."""
+    from ..schema import register
+
+    for c in step.contracts.values():
+        register(c)
 
 
 def apply_stages(step: Step, stages: list[Stage], batch: pa.RecordBatch, fail_fast: bool) -> UnitResult:

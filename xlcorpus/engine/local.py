@@ -42,7 +42,7 @@ from ..store import Store, Txn
 from .. import progress
 from ..progress import StepProgress
 from .core import (Reject, Stage, StageStats, Stats, Step, UnitResult, apply_stages, as_stage, describe_source,
-                   iter_batches, merge_stats, reader_parts)
+                   iter_batches, merge_stats, reader_parts, register_contracts, with_contracts)
 from .pool import Pool
 
 _WORKER: dict[str, Any] = {}
@@ -113,6 +113,7 @@ class Spill:
 
 
 def _init_worker(step: Step, stages: list[Stage], fail_fast: bool) -> None:
+    register_contracts(step)
     for s in stages:
         s.setup()
     _WORKER.update(step=step, stages=stages, fail_fast=fail_fast)
@@ -250,7 +251,7 @@ class StagedEngine:
                 with progress.task(f"preparing {getattr(s, 'name', type(s).__name__)} (whole input, once)"):
                     s.prepare(str(workdir))
         progress.forget_inputs()  # the step's progress counts the reading pass, not prepare's scans
-        return dataclasses.replace(step, stages=stages)
+        return dataclasses.replace(with_contracts(step), stages=stages)
 
     def _commit(self, step: Step, store: Store, spill: Spill, metadata: dict[str, Any],
                 txn: Txn | None, report: StepReport, adopted: set[str]) -> None:

@@ -46,7 +46,8 @@ import pyarrow as pa
 from ..errors import PipelineError
 from ..schema import contract
 from ..staging import Staging
-from .core import Reject, Stage, Step, UnitResult, apply_stages, has_setup, iter_batches, reader_parts
+from .core import (Reject, Stage, Step, UnitResult, apply_stages, has_setup, iter_batches, reader_parts,
+                   register_contracts)
 from .local import StagedEngine
 
 INSTALL_HINT = "pip install 'xlcorpus[ray]'"
@@ -158,6 +159,7 @@ def _run_chain(step: Step, stages: list[Stage], fail_fast: bool, staging: Stagin
                units: pa.Table) -> pa.Table:
     """Run the stages on each work unit of the block; with ``staging``, write the outputs to
     part files there and return their list instead of the rows."""
+    register_contracts(step)
     out = []
     for kind, obj in _unwrap(units):
         if kind == _BATCH:
@@ -274,6 +276,12 @@ class RayEngine(StagedEngine):
         self.ray = init_ray(workers, address, object_store_mb)  # once per process, then reused
 
     def _results(self, step: Step, staging: Staging) -> Iterator[UnitResult]:
+        from ray import cloudpickle
+
+        from ..plugins import local_modules
+
+        for module in local_modules():  # user code next to a pipeline file travels by value
+            cloudpickle.register_pickle_by_value(module)
         stages = step.stages
         parts = reader_parts(step.reader, self.workers)
         if parts == []:

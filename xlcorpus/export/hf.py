@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from .. import __version__
 from ..errors import XlcorpusError
-from ..schema import TableContract, contract
+from ..schema import TableContract
 from ..store import Store
 from .provenance import METHODS, Provenance, provenance
 
@@ -119,7 +119,7 @@ def export_hf(store: Store, table: str, to: str | os.PathLike[str], version: int
             raise ExportError(f"{dest} exists and is not empty (pass --overwrite to replace it)")
         check_replaceable(dest, store)
     v = resolve_version(store, table, version, release)
-    c = contract(table)
+    c = store.contract(table)
     data = store.read(table, v)
     lineage = [h for h in reversed(store.history(table)) if h["version"] <= v]
     prov = provenance(lineage)
