@@ -186,7 +186,8 @@ def test_thresholds_retuned_in_sql_and_user_tables_in_commands(tmp_path, capsys)
                   "SELECT count(*) AS n FROM src_lengths"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] >= 1
     pytest.importorskip("datasets")
-    assert entry(["export", "hf", "src_lengths", "--store", str(root), "--to", str(tmp_path / "hub")]) == 0
+    assert entry(["export", "hf", "src_lengths", "--store", str(root), "--to", str(tmp_path / "hub"),
+                  "--license", "cc-by-4.0"]) == 0
     assert "n_chars" in (tmp_path / "hub" / "README.md").read_text(encoding="utf-8")
 
 

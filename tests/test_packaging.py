@@ -65,7 +65,7 @@ def test_demo_runs_from_the_installed_wheel(wheel, tmp_path):
     assert got.returncode == 0, got.stderr[-2000:]
     pipelines = sorted(p.name for p in (ROOT / "pipelines").glob("*.yaml"))
     assert [line[3:] for line in got.stdout.splitlines() if line.startswith("== ")] == pipelines
-    assert re.search(r"│ bitext +│ 36 +│", got.stdout)  # the demo's closing DuckDB query over the store
+    assert re.search(r"│ bitext +│ 48 +│", got.stdout)  # the demo's closing DuckDB query over the store
     assert (work / "demo-store" / "entitycs" / "_delta_log").is_dir()
 
 

@@ -197,6 +197,12 @@ class BitextAlignPipeline(BitextImport):
             priors = train_priors(batches, self.seed, plan.aligner.options["runs"], **opts)
         yield priors_table(priors, plan.priors_id, self.src_lang, self.tgt_lang)  # type: ignore[arg-type]
 
+    def _pairs(self, store) -> int:
+        """The pairs the neural align step reads (for its progress total)."""
+        store = store.open() if hasattr(store, "open") else store
+        return store.read("bitext").count_rows(filter=(pc.field("src_lang") == self.src_lang)
+                                               & (pc.field("tgt_lang") == self.tgt_lang))
+
     def _bitext_batches(self, store) -> Iterator[pa.RecordBatch]:
         yield from self._bitext(store).to_batches(max_chunksize=max(self.batch_size * 4, 256))
 
