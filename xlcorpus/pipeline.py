@@ -181,8 +181,10 @@ def _coerce_base(value: Any, hint: Any, where: str, base: Path, from_text: bool)
     if hint is Path:
         if not isinstance(value, (str, os.PathLike)):
             raise PipelineError(f"{where}: expected a path, found {type(value).__name__} {value!r}")
+        if "://" in str(value):
+            return str(value)  # an object-store URI: the input layer opens it (Path would mangle it)
         p = Path(os.path.expanduser(str(value)))
-        return p if p.is_absolute() or "://" in str(value) else (base / p).resolve()
+        return p if p.is_absolute() else (base / p).resolve()
     if hint is bool:
         if from_text and isinstance(value, str) and value.lower() in {"true", "false", "yes", "no", "1", "0"}:
             return value.lower() in {"true", "yes", "1"}
