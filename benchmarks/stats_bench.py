@@ -8,8 +8,11 @@ synthetic pairs in 5 language pairs, sentence lengths 10-200 characters, then ti
 1. ``baseline``: one DuckDB query that reads both text columns once
    (``SELECT count(*), sum(length(src) + length(tgt)) FROM bitext``);
 2. ``stats``: :func:`xlcorpus.stats.table_stats` (language pairs, length summaries and
-   histograms, rejects, lineage), in-process, best of 3, with its CPU seconds (all threads;
-   on a shared machine, CPU seconds / cores bounds what a quiet machine would take).
+   histograms, rejects, lineage), in-process;
+
+in ``--rounds`` alternating rounds (``benchmarks/_common.py``): medians of wall and CPU
+seconds (all threads; on a shared machine, CPU seconds / cores bounds what a quiet machine
+would take) and the machine load.
 
 Goal: stats < 5 s on 10M rows. The ratio stats / baseline says how many full scans the
 statistics cost. Results go to ``benchmarks/results/stats_bench.json``.
@@ -25,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from _results import write_results  # noqa: E402
+from _common import interleave, print_load, ratio
+from _results import write_results
 
 PAIRS = [("en", "de"), ("en", "fr"), ("en", "es"), ("en", "mt"), ("de", "fr")]
 BATCH = 500_000
@@ -54,6 +58,7 @@ def batches(rows: int):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of the full scan and stats (>= 3)")
     ap.add_argument("--store", default=os.path.join(tempfile.gettempdir(), "xlcorpus-stats-bench"))
     args = ap.parse_args()
 
@@ -67,20 +72,13 @@ def main() -> None:
         c = contract("bitext")
         store.write("bitext", (c.validate(b.cast(c.arrow_schema)) for b in batches(args.rows)), mode="overwrite")
         print(f"built {args.rows:,} rows in {time.perf_counter() - start:.1f} s")
-    con_start = time.perf_counter()
-    store.sql("SELECT count(*), sum(length(src) + length(tgt)) FROM bitext")
-    baseline = time.perf_counter() - con_start
-    runs, cpu = [], []
-    for _ in range(3):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        s = table_stats(store, "bitext")
-        runs.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - cpu_start)  # all threads: less sensitive to other load
-    best = min(runs)
-    load = os.getloadavg()
-    result = {"rows": s.rows, "stats_s": round(best, 2), "stats_runs_s": [round(r, 2) for r in runs],
-              "stats_cpu_s": [round(c, 2) for c in cpu], "baseline_full_scan_s": round(baseline, 2), "ratio_to_full_scan": round(best / baseline, 2),
-              "goal_s": 5.0, "met": best < 5.0, "load_average": [round(x, 2) for x in load],
+    load_before = print_load("before")
+    t = interleave({"baseline_full_scan": lambda: store.sql("SELECT count(*), sum(length(src) + length(tgt)) FROM bitext"),
+                    "stats": lambda: table_stats(store, "bitext")}, rounds=args.rounds)
+    st, base = t["stats"], t["baseline_full_scan"]
+    result = {"rows": st.result.rows, "rounds": args.rounds, "stats": st.as_dict(), "baseline_full_scan": base.as_dict(),
+              "stats_s": round(st.wall_median, 2), "ratio_to_full_scan": ratio(st, base),
+              "goal_s": 5.0, "met": st.wall_median < 5.0, "load_before": load_before, "load_after": print_load("after"),
               "cpus": os.cpu_count()}
     print(result)
     print(write_results("stats_bench", result))
