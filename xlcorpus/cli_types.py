@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from .sources.inputs import is_uri
-
 
 class InputFile(click.ParamType):
     """An input file: a local path that must exist and be a file, or a URI (``s3://...``,
@@ -18,7 +16,7 @@ class InputFile(click.ParamType):
         self._local = click.Path(exists=True, dir_okay=False)
 
     def convert(self, value, param, ctx):
-        if isinstance(value, str) and is_uri(value):
+        if isinstance(value, str) and "://" in value:  # as sources.inputs.is_uri, without its imports
             return value
         return self._local.convert(value, param, ctx)
 

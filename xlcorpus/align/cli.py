@@ -9,7 +9,6 @@ import click
 
 from ..cli import eval_group, main, open_store, store_option
 from ..cli_types import INPUT_FILE
-from ..sources.inputs import read_token_pairs
 from .chunked import CHUNK_PAIRS, PRIORS_SAMPLE
 from .symmetrize import METHODS
 
@@ -105,6 +104,8 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
 
 
 def _extra_pairs(files) -> tuple[list[list[str]], list[list[str]]]:
+    from ..sources.inputs import read_token_pairs
+
     xs: list[list[str]] = []
     xt: list[list[str]] = []
     for s_file, t_file in files:
