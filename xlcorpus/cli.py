@@ -476,10 +476,11 @@ def describe_os_error(exc: OSError) -> str:
 
 def main_entry() -> None:
     rc = entry()
-    if rc == 130:
-        # Ctrl-C: the step was rolled back and the workers killed; leave now rather than wait
-        # for any library thread (Ray, a reader) that the interpreter would join at exit.
+    if rc != 0:
+        # Ctrl-C or an error: the step was rolled back and the workers stopped; leave now
+        # rather than shut the interpreter down around library threads (Ray, readers, native
+        # runtimes), which can abort the process at exit and turn a clear error into a crash.
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(130)
+        os._exit(rc)
     sys.exit(rc)
