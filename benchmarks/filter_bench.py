@@ -8,7 +8,7 @@ imported into a store as ``bitext`` (pairs repeated within a language pair store
 1. Per filter, one process: rows/s of ``score`` + ``accept`` over the corpus's batches (the
    near-duplicate filter: its whole-table search plus the lookups) against a loop that
    calls, row by row, the same libraries (``regex`` for the patterns Arrow runs with RE2,
-   py3langid's ``rank``, numpy MinHash per row with Python dict buckets, Python sets).
+   py3langid's ``rank``, numpy MinHash per row with Python dict buckets, rapidfuzz per pair).
 2. The whole filter step (``FilterStep`` with every filter but ``unaligned``, which needs an
    alignment table), ``LocalEngine(workers=2)`` from the store table to the committed
    ``bitext_clean`` and ``bitext_clean_scores``, against the plain loop doing all filters
@@ -17,10 +17,13 @@ imported into a store as ``bitext`` (pairs repeated within a language pair store
    (case, punctuation, spacing, one character changed, one word dropped). Recall: share of
    injected copies flagged (as a duplicate of their original, or the original of them);
    precision: share of flags that involve an injected copy and name its own original. Also
-   against the exact definition (exact Jaccard of 5-gram sets >= threshold, computed for
-   every injected pair): the LSH's recall. Goals: recall >= 0.95, precision >= 0.99.
+   against the exact definition (edit similarity >= threshold, computed for every injected
+   pair): the LSH's recall. Goals: recall >= 0.95, precision >= 0.99. The similarity measure
+   (edit similarity instead of shingle Jaccard, which missed a quarter of the one-character
+   and one-word edits) was chosen on 1,000 copies injected with seed 7 into the first 20,000
+   rows; the reported figures use ``--inject-seed`` (default 11) over the whole corpus.
 
-    python benchmarks/filter_bench.py [--rows N] [--rounds 3] [--inject 2000]
+    python benchmarks/filter_bench.py [--rows N] [--rounds 3] [--inject 2000] [--inject-seed 11]
 """
 
 from __future__ import annotations
@@ -181,31 +184,37 @@ def base_normalise(text: str) -> str:
 
 
 def base_near_duplicates(rows: list[dict], k: int = 5, num_perm: int = 64, bands: int = 16, seed: int = 1) -> set[str]:
-    """Row by row: shingles, crc32 per shingle, numpy MinHash, Python dict buckets, exact Jaccard."""
+    """Row by row: shingles, crc32 per shingle, numpy MinHash, Python dict buckets per language
+    pair, rapidfuzz's edit similarity per candidate."""
+    from rapidfuzz.distance import Indel
+
     rng = np.random.RandomState(seed)
     a = rng.randint(1, 2**62, num_perm, dtype=np.int64).astype(np.uint64) | np.uint64(1)
     b = rng.randint(0, 2**62, num_perm, dtype=np.int64).astype(np.uint64)
     r = num_perm // bands
-    buckets: list[dict] = [{} for _ in range(bands)]
-    shingles: dict[int, set] = {}
+    buckets: dict[tuple, list] = {}
+    texts: dict[int, str] = {}
+    seen: set[tuple[str, str]] = set()
     dropped = set()
     for i, row in enumerate(sorted(rows, key=lambda x: x["id"])):
+        pair = f"{row['src_lang']}-{row['tgt_lang']}"
         text = base_normalise(row["src"]) + " | " + base_normalise(row["tgt"])
+        if (pair, text) in seen:
+            dropped.add(row["id"])
+            continue
+        seen.add((pair, text))
+        texts[i] = text
         sh = {text[j:j + k] for j in range(max(len(text) - k + 1, 1))}
-        shingles[i] = sh
         x = np.fromiter((zlib.crc32(s.encode()) for s in sh), np.uint64, len(sh))
         with np.errstate(over="ignore"):
             sig = ((x[:, None] * a + b) >> np.uint64(32)).min(axis=0)
         cands = set()
         for band in range(bands):
-            key = sig[band * r:(band + 1) * r].tobytes()
-            cands.update(buckets[band].setdefault(key, []))
-            buckets[band][key].append(i)
-        for c in cands:
-            other = shingles[c]
-            if len(sh & other) / len(sh | other) >= THRESHOLD:
-                dropped.add(row["id"])
-                break
+            bucket = buckets.setdefault((pair, band, sig[band * r:(band + 1) * r].tobytes()), [])
+            cands.update(bucket)
+            bucket.append(i)
+        if any(Indel.normalized_similarity(text, texts[c]) >= THRESHOLD for c in cands):
+            dropped.add(row["id"])
     return dropped
 
 
@@ -272,7 +281,7 @@ def edit(text: str, kind: str, rng: random.Random) -> str:
     return text
 
 
-def inject(rows: list[dict], n: int, seed: int = 7) -> tuple[list[dict], dict[str, tuple[str, str]]]:
+def inject(rows: list[dict], n: int, seed: int) -> tuple[list[dict], dict[str, tuple[str, str]]]:
     """``n`` edited copies (one side edited) appended; {copy id: (original id, edit)}."""
     rng = random.Random(seed)
     out = list(rows)
@@ -290,19 +299,20 @@ def inject(rows: list[dict], n: int, seed: int = 7) -> tuple[list[dict], dict[st
     return out, truth
 
 
-def neardup_quality(rows: list[dict], n: int) -> dict:
+def neardup_quality(rows: list[dict], n: int, seed: int) -> dict:
     from xlcorpus.filters.neardup import normalise
 
-    data, truth = inject(rows, n)
+    data, truth = inject(rows, n, seed)
     t = contract("bitext").batch(data)
     import pyarrow.compute as pc
 
     text = pc.binary_join_element_wise(normalise(t["src"]), normalise(t["tgt"]), " | ").to_pylist()
     ids = t["id"].to_pylist()
+    pairs = pc.binary_join_element_wise(t["src_lang"], t["tgt_lang"], "-").to_pylist()
     t0 = time.perf_counter()
-    score, of = near_duplicate_scores(ids, text, THRESHOLD)
+    score, of = near_duplicate_scores(ids, text, pairs)
     seconds = time.perf_counter() - t0
-    result = {"rows": len(data), "injected": n, "seconds": round(seconds, 2),
+    result = {"rows": len(data), "injected": n, "inject_seed": seed, "seconds": round(seconds, 2),
               **quality_at(THRESHOLD, ids, score, of, truth, text), "by_threshold": {}}
     for th in (0.8, 0.7):  # the stored scores re-thresholded (exact down to threshold - 0.15)
         q = quality_at(th, ids, score, of, truth, text)
@@ -313,6 +323,8 @@ def neardup_quality(rows: list[dict], n: int) -> dict:
 def quality_at(threshold: float, ids: list[str], score: list[float], of: list[str | None],
                truth: dict[str, tuple[str, str]], text: list[str]) -> dict:
     """Recall and precision of the flags at ``threshold`` against the injected copies."""
+    from rapidfuzz.distance import Indel
+
     n = len(truth)
     flagged = {i: o for i, s, o in zip(ids, score, of) if s >= threshold}
     originals = {orig: copy for copy, (orig, _) in truth.items()}
@@ -326,8 +338,7 @@ def quality_at(threshold: float, ids: list[str], score: list[float], of: list[st
         by_kind.setdefault(kind, [0, 0])
         by_kind[kind][0] += found
         by_kind[kind][1] += 1
-        a, b = (_grams(text_of[copy]), _grams(text_of[orig]))
-        if len(a & b) / len(a | b) >= threshold:
+        if Indel.normalized_similarity(text_of[copy], text_of[orig]) >= threshold:
             exact_total += 1
             exact_hits += found
     involving = {i: o for i, o in flagged.items() if i in truth or o in truth}
@@ -338,10 +349,6 @@ def quality_at(threshold: float, ids: list[str], score: list[float], of: list[st
             "pairs_at_threshold": exact_total,
             "recall_by_edit": {k: {"found": v[0], "of": v[1], "recall": round(v[0] / v[1], 3)}
                                for k, v in sorted(by_kind.items())}}
-
-
-def _grams(text: str, k: int = 5) -> set[str]:
-    return {text[i:i + k] for i in range(max(len(text) - k + 1, 1))}
 
 
 def measure_step(rows: list[dict], tmp: Path, rounds: int) -> dict:
@@ -371,6 +378,7 @@ def main() -> None:
     ap.add_argument("--filter-rows", type=int, default=20_000, help="rows for the per-filter comparison")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--inject", type=int, default=2000)
+    ap.add_argument("--inject-seed", type=int, default=11, help="seed of the injected copies (7 was used to choose the measure)")
     ap.add_argument("--only-near-duplicates", action="store_true",
                     help="measure part 3 only and update it in the saved results")
     ap.add_argument("--only-step", action="store_true", help="measure part 2 only and update it in the saved results")
@@ -385,7 +393,7 @@ def main() -> None:
         from _results import RESULTS
 
         saved = json.loads((RESULTS / "filter_bench.json").read_text(encoding="utf-8"))
-        saved["near_duplicates"] = {**neardup_quality(rows, args.inject), "load_before": load,
+        saved["near_duplicates"] = {**neardup_quality(rows, args.inject, args.inject_seed), "load_before": load,
                                     "load_after": print_load("after")}
         print(saved["near_duplicates"])
         print("written", write_results("filter_bench", saved))
@@ -420,7 +428,7 @@ def main() -> None:
                   flush=True)
         out["step"] = measure_step(rows, Path(tmp), args.rounds)
     print("near-duplicates:", flush=True)
-    out["near_duplicates"] = neardup_quality(rows, args.inject)
+    out["near_duplicates"] = neardup_quality(rows, args.inject, args.inject_seed)
     print(f"  {out['near_duplicates']}")
     out["load_after"] = print_load("after")
     print("written", write_results("filter_bench", out))

@@ -108,21 +108,38 @@ def test_numbers_urls_punctuation():
     assert why == [None, None, None, "mismatch", None]  # the URL brings ":", "/" and "."
 
 
-def test_near_duplicates_are_found_by_exact_jaccard_and_order_does_not_matter():
+def _indel_similarity(a: str, b: str) -> float:
+    """1 - (insertions + deletions) / (len a + len b), from a plain longest-common-subsequence table."""
+    prev = [0] * (len(b) + 1)
+    for ca in a:
+        cur = [0]
+        for j, cb in enumerate(b):
+            cur.append(prev[j] + 1 if ca == cb else max(prev[j + 1], cur[j]))
+        prev = cur
+    return 2 * prev[-1] / (len(a) + len(b)) if a or b else 1.0
+
+
+def test_near_duplicates_score_exact_edit_similarity_within_a_language_pair_and_order_does_not_matter():
     rng = random.Random(0)
     words = "the a committee report market apples city river train station museum law force year".split()
     texts = [" ".join(rng.choice(words) for _ in range(12)) + f" {i}" for i in range(300)]
     ids = [f"{rng.getrandbits(40):012x}" for _ in texts]
+    groups = ["en-fr"] * len(texts)
     near = texts[5][:-3] + "zz" + texts[5][-1]  # two characters changed
-    texts.append(near)
-    ids.append("f" * 12)  # last in id order: it is the near-duplicate
-    score, of = near_duplicate_scores(ids, texts, threshold=0.8)
-    grams = [{t[i:i + 5] for i in range(len(t) - 4)} for t in (texts[5], near)]
-    assert score[-1] == pytest.approx(len(grams[0] & grams[1]) / len(grams[0] | grams[1]))
-    assert of[-1] == ids[5]
+    dropped = " ".join(texts[9].split()[:4] + texts[9].split()[5:])  # one word dropped
+    texts += [near, dropped, texts[7] + " x"]
+    ids += ["f" * 12, "f" * 11 + "e", "f" * 11 + "d"]  # last in id order: they are the near-duplicates
+    groups += ["en-fr", "en-fr", "en-de"]  # the last one is in another language pair
+    score, of = near_duplicate_scores(ids, texts, groups)
+    assert score[-3] == pytest.approx(_indel_similarity(texts[5], near)) and score[-3] > 0.9
+    assert of[-3] == ids[5]
+    assert score[-2] == pytest.approx(_indel_similarity(texts[9], dropped)) and of[-2] == ids[9]
+    assert of[-1] is None and score[-1] == 0.0  # nearly identical to texts[7], but not its language pair
+    same_pair, _ = near_duplicate_scores(ids, texts)  # one group: now it is found
+    assert same_pair[-1] == pytest.approx(_indel_similarity(texts[7], texts[-1]))
     order = list(range(len(ids)))
     rng.shuffle(order)
-    score2, of2 = near_duplicate_scores([ids[i] for i in order], [texts[i] for i in order], threshold=0.8)
+    score2, of2 = near_duplicate_scores([ids[i] for i in order], [texts[i] for i in order], [groups[i] for i in order])
     assert [score2[order.index(i)] for i in range(len(ids))] == score
     assert [of2[order.index(i)] for i in range(len(ids))] == of
 

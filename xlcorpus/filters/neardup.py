@@ -1,20 +1,24 @@
-"""Near-duplicate filter: MinHash LSH over the whole input table, deterministic.
+"""Near-duplicate filter: MinHash LSH over the whole input table finds candidates, an exact edit
+similarity decides; deterministic.
 
 Each row's text (``src`` and ``tgt`` lower-cased, punctuation and symbols removed, spaces
-collapsed) becomes its set of character ``shingle``-grams. Rows are taken in ``id`` order
-(so the result does not depend on how the table's files are laid out); rows with the same
-normalised text are exact duplicates of the first one; the others get ``num_perm`` MinHash
-values (multiply-shift hashing of 32-bit shingle hashes, seeded), split into ``bands``
-bands (LSH): rows sharing a band are candidates; their similarity is estimated from the
-MinHash values (numpy, all pairs at once), and pairs estimated within 0.15 of the threshold
-get the exact Jaccard similarity of their two shingle sets (the decision uses exact values). A row's score is its largest similarity
-to a row *earlier in id order* (0 when none was found); it is dropped when that reaches
-``threshold``. All of it runs once, in the driver, as numpy array operations over the
-whole table; workers only look the scores up by id.
+collapsed, joined by `` | ``) is compared only with rows of the same language pair. Rows are
+taken in ``id`` order (so the result does not depend on how the table's files are laid out);
+rows with the same normalised text are exact duplicates of the first one. The others become
+sets of character ``shingle``-grams with ``num_perm`` MinHash values (multiply-shift hashing of
+32-bit shingle hashes, seeded), split into ``bands`` bands (LSH): rows sharing a band are
+candidates. Every candidate pair gets its exact similarity, ``1 - indel distance / (len a +
+len b)`` (rapidfuzz's ``Indel.normalized_similarity``, the ratio of difflib and fuzzywuzzy):
+one changed character in a 60-character pair scores about 0.98, one dropped word about 0.95,
+where shingle Jaccard would give 0.8. A row's score is its largest similarity to a row
+*earlier in id order* (0 when no candidate was found); it is dropped when that reaches
+``threshold``. All of it runs once, in the driver, as array operations over the whole table;
+workers only look the scores up by id.
 
-With the defaults (64 values in 16 bands of 4) a pair of similarity 0.9 is a candidate with
-probability 1 - (1 - 0.9^4)^16 > 0.9999, and one of 0.7 with 0.988: re-thresholding in
-SQL down to about 0.7 sees (almost) every pair; below that, pairs may be missing.
+With the defaults (64 values in 16 bands of 4) a pair whose shingle Jaccard is 0.6 is a
+candidate with probability 0.88, 0.7 with 0.988 and 0.8 with 0.99999; `filter_bench.py`
+measures which edit similarities that covers (re-thresholding the stored scores in SQL sees
+the candidates only).
 """
 
 from __future__ import annotations
@@ -116,59 +120,41 @@ def candidate_pairs(sig: np.ndarray, bands: int, cap: int = 50) -> np.ndarray:
     return np.unique(np.concatenate(pairs), axis=0)
 
 
-EXACT_MARGIN = 0.15  # candidate pairs estimated within this of the threshold get their exact Jaccard
-
-
-def near_duplicate_scores(ids: list[str], texts: list[str], threshold: float, shingle: int = 5,
+def near_duplicate_scores(ids: list[str], texts: list[str], groups: list[str] | None = None, shingle: int = 5,
                           num_perm: int = 64, bands: int = 16, seed: int = 1) -> tuple[list[float], list[str | None]]:
-    """For every row: the largest Jaccard similarity to an earlier row (in id order) and that
-    row's id (None when no candidate was found). Similarities are exact for candidates whose
-    MinHash estimate is at least ``threshold - EXACT_MARGIN``, estimates below that."""
+    """For every row: the largest edit similarity to an earlier row (in id order) of the same
+    group among its LSH candidates, and that row's id (0 and None when there is none)."""
+    from rapidfuzz.distance import Indel
+    from rapidfuzz.process import cpdist
+
+    groups = groups if groups is not None else [""] * len(ids)
     order = sorted(range(len(ids)), key=ids.__getitem__)
     ids_s = [ids[i] for i in order]
-    texts_s = [texts[i] for i in order]
     score = np.zeros(len(ids_s))
     best = np.full(len(ids_s), -1, np.int64)
-    first_of: dict[str, int] = {}
+    first_of: dict[tuple[str, str], int] = {}
     unique_rows = []
-    for i, t in enumerate(texts_s):  # exact duplicates of the normalised text
-        j = first_of.setdefault(t, i)
-        if j != i:
-            score[i], best[i] = 1.0, j
+    for pos, i in enumerate(order):  # exact duplicates of the normalised text, per group
+        j = first_of.setdefault((groups[i], texts[i]), pos)
+        if j != pos:
+            score[pos], best[pos] = 1.0, j
         else:
-            unique_rows.append(i)
+            unique_rows.append(pos)
     uniq = np.array(unique_rows, np.int64)
-    hashes, first = shingle_hashes([texts_s[i] for i in uniq], shingle)
+    texts_u = [texts[order[p]] for p in uniq]
+    hashes, first = shingle_hashes(texts_u, shingle)
     if len(uniq) > 1 and len(hashes):
-        sig = signatures(hashes, first, num_perm, seed)
-        pairs = candidate_pairs(sig, bands)
-        est = np.concatenate([(sig[pairs[i:i + 100_000, 0]] == sig[pairs[i:i + 100_000, 1]]).mean(axis=1)
-                              for i in range(0, len(pairs), 100_000)]) if len(pairs) else np.zeros(0)
-        # the MinHash estimate for every candidate pair; the exact Jaccard where it may matter
+        pairs = candidate_pairs(signatures(hashes, first, num_perm, seed), bands)
+        group_u = np.array([groups[order[p]] for p in uniq], dtype=object)
+        pairs = pairs[group_u[pairs[:, 0]] == group_u[pairs[:, 1]]] if len(pairs) else pairs
         if len(pairs):
+            sim = cpdist([texts_u[i] for i in pairs[:, 0]], [texts_u[i] for i in pairs[:, 1]],
+                         scorer=Indel.normalized_similarity, dtype=np.float64, workers=1)
             rows = uniq[pairs[:, 0]]
-            ranked = np.lexsort((-est, rows))  # per later row, its best estimate first
+            ranked = np.lexsort((pairs[:, 1], -sim, rows))  # per later row: best, then earliest
             top = ranked[np.concatenate([[True], rows[ranked][1:] != rows[ranked][:-1]])]
-            score[rows[top]] = est[top]
+            score[rows[top]] = sim[top]
             best[rows[top]] = uniq[pairs[top, 1]]
-        bounds = np.append(first, len(hashes))
-        sets: dict[int, frozenset] = {}
-
-        def shingles(u: int) -> frozenset:
-            if u not in sets:
-                sets[u] = frozenset(hashes[bounds[u]:bounds[u + 1]].tolist())
-            return sets[u]
-
-        checked: set[int] = set()
-        for later, earlier in pairs[est >= threshold - EXACT_MARGIN].tolist():
-            a, b = shingles(later), shingles(earlier)
-            sim = len(a & b) / len(a | b) if a or b else 1.0
-            row = uniq[later]
-            if row not in checked:  # an exact value replaces the estimate
-                checked.add(row)
-                score[row], best[row] = sim, uniq[earlier]
-            elif sim > score[row]:
-                score[row], best[row] = sim, uniq[earlier]
     out_score = [0.0] * len(ids)
     out_of: list[str | None] = [None] * len(ids)
     for pos, i in enumerate(order):
@@ -183,9 +169,10 @@ class NearDuplicate(Filter):
     ``near_duplicate_of`` names that row."""
 
     name: ClassVar[str] = "near_duplicate"
-    needs: ClassVar[tuple[str, ...]] = ("id", "src", "tgt")
-    threshold: Annotated[Ratio, Help("Jaccard similarity of character shingles at which a row is a near-duplicate")] = 0.9
-    shingle: Annotated[int, Gt(0), Help("characters per shingle")] = 5
+    needs: ClassVar[tuple[str, ...]] = ("id", "src_lang", "tgt_lang", "src", "tgt")
+    threshold: Annotated[Ratio, Help("edit similarity (1 - indel distance / total length) to an earlier row "
+                                     "of the same language pair at which a row is a near-duplicate")] = 0.9
+    shingle: Annotated[int, Gt(0), Help("characters per shingle (candidate search)")] = 5
     num_perm: Annotated[int, Ge(8), Help("MinHash values per row")] = 64
     bands: Annotated[int, Gt(0), Help("LSH bands (num_perm must be a multiple)")] = 16
     seed: Annotated[int, Ge(0), Help("seed of the MinHash permutations")] = 1
@@ -195,6 +182,10 @@ class NearDuplicate(Filter):
 
         if self.num_perm % self.bands:
             raise PipelineError(f"near_duplicate: num_perm {self.num_perm} is not a multiple of bands {self.bands}")
+        import importlib.util
+
+        if importlib.util.find_spec("rapidfuzz") is None:
+            raise PipelineError("the near_duplicate filter needs rapidfuzz: pip install 'xlcorpus[filters]'")
 
     def columns(self):
         return {self.key: pa.float64(), f"{self.key}_of": pa.string()}
@@ -203,9 +194,10 @@ class NearDuplicate(Filter):
         import pyarrow.feather as feather
 
         store = source.store.open() if hasattr(source.store, "open") else source.store
-        t = store.to_arrow(source.table, columns=["id", "src", "tgt"])
+        t = store.to_arrow(source.table, columns=["id", "src_lang", "tgt_lang", "src", "tgt"])
         text = pc.binary_join_element_wise(normalise(t["src"]), normalise(t["tgt"]), " | ")
-        score, of = near_duplicate_scores(t["id"].to_pylist(), text.to_pylist(), self.threshold, self.shingle,
+        pair = pc.binary_join_element_wise(t["src_lang"], t["tgt_lang"], "-")
+        score, of = near_duplicate_scores(t["id"].to_pylist(), text.to_pylist(), pair.to_pylist(), self.shingle,
                                           self.num_perm, self.bands, self.seed)
         self.path = str(Path(workdir) / f"neardup-{self.key}-{zlib.crc32(self.key.encode())}.arrow")
         feather.write_feather(pa.table({"id": t["id"], "score": pa.array(score, pa.float64()),
