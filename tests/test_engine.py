@@ -110,3 +110,43 @@ def test_rerun_is_skipped_and_forced_rerun_does_not_duplicate(tmp_path, store):
 def test_workers_must_be_positive():
     with pytest.raises(XlcorpusError, match="at least 1"):
         LocalEngine(workers=0)
+
+
+def _record_pid(path: str) -> None:
+    import os
+
+    Path(path, str(os.getpid())).write_text("ready")
+
+
+def _module_loaded(name: str) -> bool:
+    import sys
+
+    return name in sys.modules
+
+
+def test_a_pool_started_early_preloads_then_takes_its_init_later(tmp_path):
+    from xlcorpus.engine.pool import Pool
+
+    with Pool(2, preload=("xlcorpus.filters.neardup", "no_such_module_anywhere"), later=True) as pool:
+        assert not list(tmp_path.iterdir())  # no init ran yet; a failing preload is not fatal
+        pool.setup(_record_pid, (str(tmp_path),))
+        loaded = list(pool.map(_module_loaded, [("xlcorpus.filters.neardup",)] * 4))
+    assert loaded == [True] * 4
+    assert len(list(tmp_path.iterdir())) == 2  # init ran once in each worker
+
+
+class _SetupFails(Stage):
+    name = "setup_fails"
+
+    def setup(self) -> None:
+        raise RuntimeError("the model folder /nowhere does not exist")
+
+    def __call__(self, batch):
+        return batch
+
+
+def test_a_stage_that_cannot_set_up_fails_the_step_with_its_own_error(tmp_path, store):
+    step = step_for(make_pairs(tmp_path / "p.txt", 50), [_SetupFails()])
+    with pytest.raises(RuntimeError, match="/nowhere does not exist"):
+        LocalEngine(workers=2, progress=False).run_step(step, store, "run1", {})
+    assert "bitext" not in store.tables()

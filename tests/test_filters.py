@@ -80,6 +80,23 @@ def test_language_id_scores_the_expected_language():
     assert run(literal, b)[1] == ["tgt", "tgt"]
 
 
+def test_language_id_workers_load_the_model_prepared_once_with_the_same_scores(tmp_path, monkeypatch):
+    import xlcorpus.filters.langid as langid
+
+    b = bitext([("She bought three apples at the market.", "Elle a acheté trois pommes au marché."),
+                ("HELLO AGAIN", "Ceci n'est pas traduit, oder doch?")])
+    plain = run(LanguageId(), b)
+    monkeypatch.setattr(langid, "_IDENT", {})  # a fresh worker
+    f = LanguageId()
+    f.prepare(str(tmp_path), None)
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    assert (tmp_path / "py3langid-model.npz").stat().st_size > (Path(MODEL_DIR) / MODEL_FILE).stat().st_size
+    monkeypatch.setattr(langid, "_IDENT", {})
+    f.setup()
+    assert run(f, b) == plain
+
+
 @pytest.mark.skipif(not (SHARED / "tatoeba").is_dir(), reason="needs ../shared/data")
 def test_language_id_on_tatoeba_sides():
     """Real sentences: most Tatoeba sides are recognised with probability >= 0.5."""

@@ -174,6 +174,12 @@ class StagedEngine:
     def _results(self, step: Step, staging: Staging) -> Iterator[UnitResult]:
         raise NotImplementedError
 
+    def _start(self, step: Step) -> None:
+        """Called before the step's stages are prepared (an engine may start its workers)."""
+
+    def _stop(self) -> None:
+        """Called when the step ends, however it ends (stops what :meth:`_start` started)."""
+
     # ------------------------------------------------------------------ run
     def run_step(self, step: Step, store: Store, run_id: str, metadata: dict[str, Any],
                  txn: Txn | None = None) -> StepReport:
@@ -199,6 +205,7 @@ class StagedEngine:
             spill = Spill(staging, step.tables)
             with StepProgress(self.progress, step.name, step.reader) as bar:
                 self._bar = bar
+                self._start(step)
                 step = self._prepared(step, staging.workdir())
                 results = self._results(step, staging)
                 for unit in results:
@@ -235,6 +242,7 @@ class StagedEngine:
             self._bar = None
             if results is not None:
                 results.close()  # stops the workers (killed on error) before the folder goes
+            self._stop()
             if spill is not None:
                 spill.abort()
             staging.remove(step.tables, keep=adopted)
@@ -315,6 +323,19 @@ class LocalEngine(StagedEngine):
                  max_in_flight: int | None = None, max_reject_share: float | None = None):
         super().__init__(workers, fail_fast, progress, max_reject_share)
         self.max_in_flight = max_in_flight or 2 * workers
+        self._pool: Pool | None = None
+
+    def _start(self, step: Step) -> None:
+        """Spawn the workers now: they import the stages' modules while the driver prepares."""
+        if self.workers > 1:
+            modules = {"xlcorpus.engine.local", *(getattr(s, "__module__", None) or "" for s in step.stages)}
+            modules -= {"", "__main__", "builtins"}
+            self._pool = Pool(self.workers, preload=tuple(sorted(modules)), later=True)
+
+    def _stop(self) -> None:
+        if self._pool is not None:
+            self._pool.close(kill=True)  # only a pool that was never used or already closed
+            self._pool = None
 
     def _results(self, step: Step, staging: Staging) -> Iterator[UnitResult]:
         stages = step.stages
@@ -333,7 +354,16 @@ class LocalEngine(StagedEngine):
         if parts is not None and self._bar is not None:
             self._bar.set_total(len(parts), "parts")
         shipped = dataclasses.replace(step, reader=(), stages=[])  # sources stay here
-        with Pool(self.workers, _init_worker, (shipped, stages, self.fail_fast)) as pool:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            pool = Pool(self.workers, _init_worker, (shipped, stages, self.fail_fast))
+        else:
+            try:
+                pool.setup(_init_worker, (shipped, stages, self.fail_fast))
+            except BaseException:
+                pool.close(kill=True)
+                raise
+        with pool:
             if parts is not None:
                 tasks: Iterable[Any] = ((_work_part, (i, part, staging)) for i, part in enumerate(parts))
             else:

@@ -7,7 +7,9 @@ initializer fails surfaces as ``BrokenProcessPool`` instead of the error itself.
 - each worker is a spawned process with one duplex pipe; a task is sent only to an idle
   worker, so a send never blocks behind a busy one (no threads at all in the parent);
 - a worker runs ``init(*initargs)`` once; an exception there (a model that cannot load) is
-  sent back and re-raised in the parent as that exception;
+  sent back and re-raised in the parent as that exception. A pool can be started before its
+  ``init`` is known (:meth:`Pool.setup` sends it later): its workers import ``preload``
+  modules meanwhile, so process start-up overlaps the caller's own work;
 - a task's exception is re-raised in the parent with the worker's traceback as its cause;
 - workers die with their parent: ``PR_SET_PDEATHSIG`` on Linux, and a watchdog thread in
   the worker that exits when the parent process is gone (every platform);
@@ -18,6 +20,7 @@ initializer fails surfaces as ``BrokenProcessPool`` instead of the error itself.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import multiprocessing as mp
 import os
 import pickle
@@ -35,6 +38,7 @@ from ..errors import WorkerError
 
 _PARENT_POLL_S = 0.5
 _OK, _ERR, _SETUP_ERR = "ok", "err", "setup_err"
+_LATER = "later"  # init: sent by Pool.setup once the caller has it
 
 
 class RemoteTraceback(Exception):
@@ -72,11 +76,22 @@ def _portable(exc: BaseException) -> BaseException:
         return WorkerError(f"{type(exc).__name__}: {exc}")
 
 
-def _worker_main(conn: Connection, parent: int, init: Callable[..., None] | None, initargs: tuple) -> None:
+def _worker_main(conn: Connection, parent: int, init: Callable[..., None] | str | None, initargs: tuple,
+                 preload: tuple[str, ...] = ()) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent(parent)
     try:
-        if init is not None:
+        for name in preload:  # a head start only: what fails here is imported (and fails) later
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001
+                pass
+        if init == _LATER:
+            try:
+                init, initargs = conn.recv()
+            except EOFError:
+                return
+        if callable(init):
             init(*initargs)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         conn.send((_SETUP_ERR, _portable(exc), "".join(traceback.format_exception(exc))))
@@ -110,14 +125,18 @@ def _worker_main(conn: Connection, parent: int, init: Callable[..., None] | None
 class Pool:
     """``workers`` spawned processes running ``init(*initargs)`` once, then tasks in order."""
 
-    def __init__(self, workers: int, init: Callable[..., None] | None = None, initargs: tuple = ()):
+    def __init__(self, workers: int, init: Callable[..., None] | None = None, initargs: tuple = (),
+                 preload: tuple[str, ...] = (), later: bool = False):
+        """With ``later``, the workers import ``preload`` and wait for :meth:`setup`."""
         ctx = mp.get_context("spawn")
+        self._later = later
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
         try:
             for _ in range(workers):
                 ours, theirs = ctx.Pipe(duplex=True)
-                proc = ctx.Process(target=_worker_main, args=(theirs, os.getpid(), init, initargs),
+                proc = ctx.Process(target=_worker_main,
+                                   args=(theirs, os.getpid(), _LATER if later else init, initargs, preload),
                                    daemon=True, name="xlcorpus-worker")
                 proc.start()
                 theirs.close()
@@ -127,6 +146,17 @@ class Pool:
         except BaseException:
             self.close()
             raise
+
+    def setup(self, init: Callable[..., None], initargs: tuple = ()) -> None:
+        """Send a pool started with ``later`` its workers' ``init(*initargs)``."""
+        if not self._later:
+            raise RuntimeError("this pool was given its init when it started")
+        self._later = False
+        for w, conn in enumerate(self._conns):
+            try:
+                conn.send((init, initargs))
+            except (OSError, ValueError):
+                raise self._died(w) from None
 
     def map(self, fn: Callable[..., Any], tasks: Iterable[tuple], window: int | None = None,
             passthrough: Callable[[Any], bool] | None = None) -> Iterator[Any]:

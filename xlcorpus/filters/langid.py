@@ -18,6 +18,7 @@ model does not know scores null and is kept.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import numpy as np
@@ -43,13 +44,36 @@ _IDENT: dict[str, Any] = {}
 CACHE_SIZE = 500_000  # (text, expected language) results kept per worker
 
 
-def identifier() -> Any:
-    """The process-wide ``py3langid`` identifier (normalised probabilities), loaded once."""
+def identifier(uncompressed: str | None = None) -> Any:
+    """The process-wide ``py3langid`` identifier (normalised probabilities), loaded once:
+    from py3langid's model file (LZMA: about a second to decompress) or from ``uncompressed``,
+    the same file decompressed by :func:`decompress_model` (milliseconds)."""
     if "ident" not in _IDENT:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-        _IDENT["ident"] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        if uncompressed:
+            from py3langid.modelio import _to_array  # how py3langid's own loader builds its tables
+
+            with np.load(uncompressed, allow_pickle=False) as d:
+                _IDENT["ident"] = LanguageIdentifier(
+                    d["ptc"], d["pc"], d["classes"].tolist(), _to_array(d["nextmove"]), d["out_feat"].tolist(),
+                    norm_probs=True, tk_row=_to_array(d["nextmove_row"]))
+        else:
+            _IDENT["ident"] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     return _IDENT["ident"]
+
+
+def decompress_model(path: Path) -> None:
+    """py3langid's model file, decompressed to ``path`` (once per step, for the workers)."""
+    import lzma
+    import shutil
+
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    tmp = path.with_suffix(".tmp")
+    with lzma.open(Path(MODEL_DIR) / MODEL_FILE) as src, tmp.open("wb") as dst:
+        shutil.copyfileobj(src, dst, length=1 << 20)
+    tmp.replace(path)
 
 
 class BatchIdentifier:
@@ -136,8 +160,13 @@ class LanguageId(Filter):
         return {f"{k}_src": pa.float64(), f"{k}_tgt": pa.float64(), f"{k}_src_top": pa.string(),
                 f"{k}_tgt_top": pa.string()}
 
+    def prepare(self, workdir, source):
+        self._model = str(Path(workdir) / "py3langid-model.npz")
+        if not Path(self._model).exists():
+            decompress_model(Path(self._model))
+
     def setup(self):
-        self._ident = BatchIdentifier(identifier())
+        self._ident = BatchIdentifier(identifier(getattr(self, "_model", None)))
         self._known = set(self._ident.classes)
         self._cache: dict[tuple[str, str | None], tuple[float | None, str]] = {}
 
