@@ -55,6 +55,7 @@ class Exists:
 
 LangCode = Annotated[str, Lang()]
 Ratio = Annotated[float, Interval(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Ge(0.0)]
 PositiveInt = Annotated[int, Gt(0)]
 InputPath = Annotated[Path, Exists()]
 
@@ -163,7 +164,7 @@ def describe(cls: type) -> list[dict[str, Any]]:
     for f in dataclasses.fields(cls):
         if f.metadata.get("hidden"):
             continue
-        _, meta = constraints(hints[f.name])
+        _, meta = rules(hints[f.name])
         if f.default is not dataclasses.MISSING:
             default: Any = f.default
         elif f.default_factory is not dataclasses.MISSING:

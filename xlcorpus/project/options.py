@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from ..params import Exists, Ge, Help, InputPath, LangCode, PositiveInt
+from ..params import Exists, Help, InputPath, LangCode, NonNegative, PositiveInt
 
 DEFAULT_MODEL = "softmax-en-es"
 Method = Literal["features", "nmt", "minmax"]
@@ -35,7 +35,7 @@ class ProjectionSettings:
     seed: Annotated[int, Help("eflomal seed (same seed: same output)")] = 0
     similarity_priors: Annotated[bool, Help("eflomal priors for identical and cognate tokens (names, "
                                             "numbers)")] = True
-    min_score: Annotated[float | None, Ge(0.0), Help(
+    min_score: Annotated[NonNegative | None, Help(
         "least score of a projected span; features: a calibrated probability that the span is right "
         "(default: the scoring model's, chosen by cross-validation)")] = None
     # or a ScoringModel object (from Python)
