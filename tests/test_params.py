@@ -46,27 +46,40 @@ def same_declaration(option: click.Option, cls: type) -> None:
     assert (option.help or "") == meaning
 
 
-def test_project_options_are_the_fields_of_the_projection_kind():
+@pytest.mark.parametrize("command, kind, cli_only", [
+    ("project", "tprojection", {"output", "extra", "source_model", "device", "workers"}),
+    ("align", "bitext-align", {"input_path", "output_path", "extra_bitext", "threads", "scores_path", "priors_out",
+                               "workers"}),
+    ("mask", "entitycs", {"tokenizer", "store", "storage_options", "seed", "langs", "workers"}),
+])
+def test_command_options_are_the_fields_of_the_kind(command, kind, cli_only):
+    cls = pl.pipeline_class(kind)
+    params = main.commands[command].params
+    assert {p.name for p in params} - cli_only <= set(fields(cls))
+    for p in params:
+        if p.name not in cli_only:
+            same_declaration(p, cls)
+
+
+def test_command_lines_keep_every_option_name_and_form():
     from xlcorpus.project.options import ProjectionOptions
 
-    cli_only = {"output", "extra", "source_model"}
-    shared = {p.name for p in PROJECT.params} - cli_only
-    # the kind has every option but the run's resources, which only ProjectionOptions declares
-    assert shared - set(fields(TPROJECTION)) == {"device", "workers"}
     for p in PROJECT.params:
-        if p.name in shared:
-            same_declaration(p, TPROJECTION if p.name in fields(TPROJECTION) else ProjectionOptions)
-    # the command line is a contract: every option name and form is kept
-    assert [o for p in PROJECT.params for o in p.opts + p.secondary_opts] == [
+        if p.name in ("device", "workers"):  # the run's resources: ProjectionOptions only
+            same_declaration(p, ProjectionOptions)
+    names = {c: [o for p in main.commands[c].params for o in p.opts + p.secondary_opts] for c in ("project", "align")}
+    assert names["project"] == [
         "--source", "--target", "--output", "--method", "--extra-bitext", "--src-lang", "--tgt-lang", "--runs",
         "--similarity-priors", "--no-similarity-priors", "--min-score", "--threshold", "--scoring",
         "--nmt-model", "--generator-model", "--source-model", "--device", "--workers", "--seed"]
+    assert names["align"] == [
+        "--input", "--output", "--method", "--model", "--symmetrize", "--extra-bitext", "--runs",
+        "--similarity-priors", "--no-similarity-priors", "--seed", "--neural-method", "--layer", "--device",
+        "--batch-size", "--threads", "--scores", "--chunk-pairs", "--priors-sample", "--priors", "--priors-out",
+        "--workers"]
 
 
-def test_mask_options_are_the_fields_of_the_entitycs_kind():
-    for p in MASK.params:
-        if p.name in ("strategy", "max_length"):
-            same_declaration(p, ENTITYCS)
+def test_mask_seed_is_the_sampling_seed_of_the_kind():
     assert fields(ENTITYCS)["seed"].default == next(p.default for p in MASK.params if p.name == "seed")
 
 

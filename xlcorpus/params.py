@@ -294,8 +294,9 @@ def click_options(cls: type, *names: str, aliases: dict[str, tuple[str, ...]] | 
         base, meta = rules(hints[name])
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         default = None if required else f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
-        kw: dict[str, Any] = {"type": _click_type(base, meta), "required": required, "show_default": default is not None,
+        kw: dict[str, Any] = {"type": _click_type(base, meta), "required": required,
                               "default": str(default) if isinstance(default, Path) else default,
+                              "show_default": default is not None,
                               "help": next((m.text for m in meta if isinstance(m, Help)), None)}
         decls = [f"{flag}/--no-{flag[2:]}" if base is bool else flag, *(aliases or {}).get(name, ()), name]
         checked = [m for m in meta if not isinstance(m, (Exists, Help))]
