@@ -155,6 +155,8 @@ def test_python_api_values_are_checked_by_the_same_declaration():
         CSConfig(markers="x")
     cfg = CSConfig(src_lang="EN", languages=("de", "en", "fr", "de"))
     assert cfg.src_lang == "en" and cfg.targets == ("de", "fr")
+    with pytest.raises(PipelineError, match=r"tprojection: runs: must be > 0, found 0"):
+        TPROJECTION(source=Path(__file__), target=Path(__file__), runs=0)
 
 
 def test_the_projection_kinds_list_the_same_parameters_with_their_checks():

@@ -20,7 +20,7 @@ import pyarrow as pa
 from ..engine.core import Stage, Step, call
 from ..errors import InputError, PipelineError
 from ..ids import stable_id
-from ..params import Help, InputPath, part
+from ..params import Help, InputPath, part, validate
 from ..pipeline import Pipeline
 from ..schema import contract
 from ..sources.inputs import display_name, read_token_pairs
@@ -152,6 +152,10 @@ class TProjectionPipeline(ProjectionSettings, ProjectionInputs, Pipeline):
             raise PipelineError("tprojection: extra_src and extra_tgt must list the same number of files")
         if self.method == "nmt" and not self.nmt_model:
             raise PipelineError("tprojection: method 'nmt' needs nmt_model (a local model folder)")
+        try:
+            validate(self)
+        except PipelineError as exc:
+            raise PipelineError(f"{self.kind}: {exc}") from exc
 
     def options(self) -> dict:
         return asdict(part(self, ProjectionSettings))
