@@ -131,7 +131,7 @@ def type_name(hint: Any) -> str:
     origin = typing.get_origin(base)
     if origin is typing.Literal:
         return " | ".join(repr(a) for a in typing.get_args(base))
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if origin in (typing.Union, types.UnionType):
         return " | ".join(type_name(a) for a in typing.get_args(base) if a is not type(None)) + " | null"
     if origin in (list, tuple):
         args = typing.get_args(base)
@@ -185,7 +185,7 @@ def json_schema(hint: Any) -> dict[str, Any]:
     origin = typing.get_origin(base)
     args = typing.get_args(base)
     out: dict[str, Any]
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+    if origin in (typing.Union, types.UnionType):
         out = {"anyOf": [json_schema(a) if a is not type(None) else {"type": "null"} for a in args]}
     elif origin is typing.Literal:
         out = {"enum": list(args)}
@@ -292,6 +292,8 @@ def click_options(cls: type, *names: str, aliases: dict[str, tuple[str, ...]] | 
     def option(name: str) -> Any:
         f, flag = fields[name], "--" + name.replace("_", "-")
         base, meta = rules(hints[name])
+        if typing.get_origin(base) in (list, tuple, dict):
+            raise TypeError(f"{cls.__name__}.{name}: no option is made of a list or mapping parameter")
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         default = None if required else f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
         kw: dict[str, Any] = {"type": _click_type(base, meta), "required": required,
