@@ -36,7 +36,7 @@ from .engine.core import Step
 from .engine.local import LocalEngine, StepReport
 from .errors import PipelineError
 from .ids import file_fingerprint, params_fingerprint
-from .params import Exists, check, constraints
+from .params import Exists, check, constraints, rules
 from .plugins import KINDS_GROUP, registered, resolve
 from .schema import read_yaml_mapping
 from .store import Store
@@ -247,23 +247,19 @@ def build_object(cls: type, params: dict[str, Any] | None, where: str, base: Pat
             if isinstance(f.default, Path) or (isinstance(f.default, str) and constraints(hints[name])[0] is Path):
                 values[name] = _coerce(str(f.default), hints[name], name, base, False)
     for name, f in fields.items():  # inputs that must exist, given or default
-        value = values.get(name, f.default)
-        if value is not dataclasses.MISSING and value is not None and _must_exist(hints[name]):
+        value, exists = values.get(name, f.default), _exists(hints[name])
+        if value is not dataclasses.MISSING and value is not None and exists is not None:
             src = f"--set {name}" if name in (overrides or {}) else f"{where}: {prefix}{name}"
-            check(value, [Exists()], src)
+            check(value, [exists], src)
     try:
         return cls(**values)
     except PipelineError as exc:
         raise PipelineError(f"{where}: {exc}") from exc
 
 
-def _must_exist(hint: Any) -> bool:
-    """Whether an (optional, list of) annotated path must exist."""
-    base, meta = constraints(hint)
-    if any(isinstance(m, Exists) for m in meta):
-        return True
-    return any(_must_exist(a) for a in typing.get_args(base) if a is not type(None)) \
-        if typing.get_origin(base) in (typing.Union, types.UnionType, list) else False
+def _exists(hint: Any) -> Exists | None:
+    """The ``Exists`` rule of an (optional, list of) annotated path, if it has one."""
+    return next((m for m in rules(hint)[1] if isinstance(m, Exists)), None)
 
 
 @dataclass

@@ -9,8 +9,8 @@ import click
 
 from ..cli import eval_group, main, open_store, store_option
 from ..cli_types import INPUT_FILE
-from .chunked import CHUNK_PAIRS, PRIORS_SAMPLE
-from .symmetrize import METHODS
+from ..params import click_options
+from .options import AlignSettings
 
 
 def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
@@ -29,52 +29,34 @@ def read_pairs_file(path: str) -> tuple[list[list[str]], list[list[str]]]:
               help="Tokenized pairs, one 'src ||| tgt' per line.")
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False),
               help="Links, one line of 0-indexed 'i-j' per pair.")
-@click.option("--method", type=click.Choice(["eflomal", "neural"]), default="eflomal", show_default=True)
-@click.option("--model", help="neural: local model folder or hub id of a BERT-like encoder "
-                             "('minilm': the packaged all-MiniLM-L6-v2).")
-@click.option("--symmetrize", default="vote", show_default=True,
-              type=click.Choice(list(METHODS) + ["vote"]), help="eflomal symmetrization.")
+@click_options(AlignSettings, "method", "model", "symmetrize")
 @click.option("--extra-bitext", nargs=2, multiple=True, type=INPUT_FILE,
               metavar="SRC_FILE TGT_FILE", help="More tokenized line-parallel bitext for eflomal "
               "training only (repeatable).")
-@click.option("--runs", type=click.IntRange(min=0), default=0, show_default=True,
-              help="eflomal runs to vote over (0: 4 up to 200k pairs, else 1).")
-@click.option("--no-similarity-priors", is_flag=True, help="eflomal: no identical/cognate priors.")
-@click.option("--seed", type=int, default=0, show_default=True, help="eflomal seed (same seed: same links).")
-@click.option("--neural-method", type=click.Choice(["argmax", "itermax", "match"]), default="itermax",
-              show_default=True)
-@click.option("--layer", type=int, default=8, show_default=True, help="neural: hidden layer.")
-@click.option("--device", default="auto", show_default=True, help="neural: auto, cpu, cuda, cuda:1 ...")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click_options(AlignSettings, "runs", "similarity_priors", "seed", "neural_method", "layer", "device", "batch_size")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
               help="neural: torch CPU threads (0: torch's default).")
 @click.option("--scores", "scores_path", type=click.Path(dir_okay=False),
               help="Also write one line of link scores per pair.")
-@click.option("--chunk-pairs", type=click.IntRange(min=1), default=CHUNK_PAIRS, show_default=True,
-              help="eflomal: pairs per chunk; a larger input is streamed chunk by chunk.")
-@click.option("--priors-sample", type=click.IntRange(min=0), default=PRIORS_SAMPLE, show_default=True,
-              help="eflomal, more than one chunk: train priors once on a seeded sample of N pairs "
-                   "(all when fewer); 0: none.")
-@click.option("--priors", "priors_spec", metavar="FROM_STORE_OR_FILE",
-              help="eflomal: priors file, or store table STORE/align_priors[@VERSION][#ID], for every chunk.")
+@click_options(AlignSettings, "chunk_pairs", "priors_sample", "priors")
 @click.option("--priors-out", type=click.Path(dir_okay=False), help="eflomal: also save the priors used.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="eflomal: chunks aligned in parallel.")
 @click.pass_obj
 def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext, runs,
-          no_similarity_priors, seed, neural_method, layer, device, batch_size, threads, scores_path,
-          chunk_pairs, priors_sample, priors_spec, priors_out, workers) -> None:
+          similarity_priors, seed, neural_method, layer, device, batch_size, threads, scores_path,
+          chunk_pairs, priors_sample, priors, priors_out, workers) -> None:
     """Word-align tokenized sentence pairs (eflomal on CPU by default, or a neural encoder)."""
     if method == "eflomal":
         from .chunked import align_lines_file, count_pairs
 
-        if priors_spec or priors_out or count_pairs(input_path) > chunk_pairs:
+        if priors or priors_out or count_pairs(input_path) > chunk_pairs:
             xs, xt = _extra_pairs(extra_bitext)
             n = align_lines_file(input_path, output_path, chunk_pairs=chunk_pairs, priors_sample=priors_sample,
-                                 priors=priors_spec, workers=workers, seed=seed, symmetrize=symmetrize,
+                                 priors=priors, workers=workers, seed=seed, symmetrize=symmetrize,
                                  runs=runs or None, progress=not (obj and obj.quiet), out_scores=scores_path,
                                  priors_out=priors_out, extra=(xs, xt) if xs else None,
-                                 similarity_priors=not no_similarity_priors)
+                                 similarity_priors=similarity_priors)
             if obj:
                 obj.echo(f"aligned {n} pairs in chunks of {chunk_pairs:,} -> {output_path}")
             return
@@ -92,7 +74,7 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
         xs, xt = _extra_pairs(extra_bitext)
         res = align_pairs(src, tgt, extra_src=xs or None, extra_tgt=xt or None,
                           symmetrize=symmetrize, runs=runs or None, seed=seed,
-                          similarity_priors=not no_similarity_priors)
+                          similarity_priors=similarity_priors)
         links, scores = res.links, res.scores
     Path(output_path).write_text("".join(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in links),
                                  encoding="utf-8")

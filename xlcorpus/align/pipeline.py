@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,12 +33,12 @@ import pyarrow.compute as pc
 from ..engine.core import Stage, Step, call
 from ..errors import PipelineError
 from ..ids import params_fingerprint, stable_id
-from ..params import Ge, Help, InputPath, LangCode, PositiveInt, Ratio
+from ..params import Help, InputPath, PositiveInt, Ratio, validate
 from ..schema import contract
 from ..sources.bitext import BitextImport
 from ..sources.inputs import read_token_pairs
 from ..text.tokenize import Tokenized, get_tokenizer
-from .chunked import CHUNK_PAIRS, PRIORS_SAMPLE
+from .options import AlignSettings
 
 if TYPE_CHECKING:
     from .scale import ChunkPlan
@@ -104,31 +104,16 @@ class NeuralAlign(Stage):
 
 
 @dataclass
-class BitextAlignPipeline(BitextImport):
+class BitextAlignPipeline(AlignSettings, BitextImport):
     """Import bitext (the ``bitext-import`` parameters), tokenize with offsets, word-align
     (eflomal or neural), store."""
 
     kind: ClassVar[str] = "bitext-align"
     pretokenized: Annotated[bool, Help("keep whitespace tokens as given")] = False
-    method: Annotated[Literal["eflomal", "neural"], Help("statistical (CPU) or neural aligner")] = "eflomal"
-    symmetrize: Annotated[str, Help("vote, intersection, union, grow-diag, grow-diag-final(-and)")] = "vote"
-    runs: Annotated[int, Ge(0), Help("eflomal runs; 0: automatic (4 below 200k pairs, else 1)")] = 0
-    chunk_pairs: Annotated[PositiveInt, Help("eflomal: pairs per chunk (chunks run in parallel, same priors)")] = CHUNK_PAIRS
-    priors_sample: Annotated[int, Ge(0), Help("eflomal: train priors once on a seeded sample of this many "
-                                                "pairs (all when fewer); 0: none")] = PRIORS_SAMPLE
-    priors: Annotated[str | None, Help("eflomal: priors file or store table STORE/align_priors[@VERSION][#ID] "
-                                       "instead of training")] = None
-    similarity_priors: Annotated[bool, Help("Dirichlet priors for identical/similar tokens")] = True
     extra_src: Annotated[InputPath | None, Help("extra tokenized bitext, source side (training only)")] = None
     extra_tgt: Annotated[InputPath | None, Help("extra tokenized bitext, target side")] = None
-    model: Annotated[str | None, Help("neural: local model folder or hub id")] = None
-    neural_method: Literal["argmax", "itermax", "match"] = "itermax"
-    layer: Annotated[int, Ge(0), Help("neural: encoder layer")] = 8
-    device: Annotated[str, Help("neural: auto, cpu, cuda, cuda:N")] = "auto"
-    batch_size: Annotated[PositiveInt, Help("rows per batch (import and neural alignment)")] = 64
     lexical_min_count: Annotated[PositiveInt, Help("least link count kept in lexical_table")] = 1
     codeswitch_ratio: Annotated[Ratio, Help("share of aligned words switched (0: no codeswitch step)")] = 0.0
-    seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -136,11 +121,10 @@ class BitextAlignPipeline(BitextImport):
             raise PipelineError("bitext-align: method 'neural' needs 'model' (a local path or hub id)")
         if (self.extra_src is None) != (self.extra_tgt is None):
             raise PipelineError("bitext-align: give both extra_src and extra_tgt, or neither")
-        from .statistical import SYMMETRIZATIONS
-
-        if self.symmetrize not in SYMMETRIZATIONS:
-            raise PipelineError(f"bitext-align: unknown symmetrize {self.symmetrize!r} "
-                                f"(known: {', '.join(SYMMETRIZATIONS)})")
+        try:
+            validate(self)
+        except PipelineError as exc:
+            raise PipelineError(f"bitext-align: {exc}") from exc
 
     def _bitext(self, store) -> pa.Table:
         store = store.open() if hasattr(store, "open") else store

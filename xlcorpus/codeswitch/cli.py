@@ -5,17 +5,17 @@ from __future__ import annotations
 import click
 
 from ..cli import main, make_engine, open_store, print_report, store_option
-from .strategies import STRATEGIES
+from ..params import click_options
+from .strategies import MaskSettings
 
 
 @main.command()
 @click.option("--tokenizer", required=True, type=click.Path(exists=True, file_okay=False),
               help="Local folder of a Hugging Face fast tokenizer (save_pretrained output).")
 @store_option
-@click.option("--strategy", type=click.Choice(STRATEGIES), default="WEP", show_default=True,
-              help="EntityCS masking strategy.")
+@click_options(MaskSettings, "strategy")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--max-length", type=click.IntRange(min=8), default=512, show_default=True)
+@click_options(MaskSettings, "max_length")
 @click.option("--lang", "langs", multiple=True, help="Only these target languages (repeatable).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.pass_obj

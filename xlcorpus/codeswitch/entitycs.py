@@ -25,16 +25,19 @@ text, label and marker buffers in one NumPy pass.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..ids import params_fingerprint, seed_for
+from ..params import Ge, Help, LangCode, PositiveInt, Ratio, validate
 from ..schema import contract
 from . import rng
 
@@ -50,38 +53,32 @@ RESIDUE = (r"\{\{|\}\}|\{\||\|\}|\[\[|\]\]|(?:File|Image|Category):|"
            r"(?:style|colspan|rowspan|bgcolor|cellpadding|cellspacing|valign|align|class)[ \t]*=|"
            r"\|[ \t]*[A-Za-z_-]+[ \t]*=")
 WORD = r"[^ \t\n\r\f\v]+"
-MARKER_STYLES = ("entity", "lang")
 
 
-@dataclass(frozen=True)
+@dataclass
 class CSConfig:
-    """Parameters of the code-switching algorithm (defaults from EntityCS)."""
+    """Parameters of the code-switching algorithm (defaults from EntityCS), checked when built."""
 
-    src_lang: str = "en"
-    languages: tuple[str, ...] = XLMR_LANGUAGES
-    k: int = 5
-    switch_prob: float = 1.0
-    alias_prob: float = 0.0
-    keep_unlabeled: bool = False
-    seed: int = 0
-    markers: str = "entity"
-    min_chars: int = 20
-    max_words: int = 128
-    max_links: int = 10
-    max_link_share: float = 0.5
-    targets: tuple[str, ...] = field(init=False)
+    src_lang: Annotated[LangCode, Help("language of the Wikipedia dump")] = "en"
+    languages: Annotated[list[LangCode], Help("target languages")] = field(default_factory=lambda: list(XLMR_LANGUAGES))
+    k: Annotated[PositiveInt, Help("target languages sampled per sentence")] = 5
+    switch_prob: Annotated[Ratio, Help("probability of switching each entity")] = 1.0
+    alias_prob: Annotated[Ratio, Help("probability of using an alias instead of the label")] = 0.0
+    keep_unlabeled: Annotated[bool, Help("keep entities without a label in the target language")] = False
+    markers: Annotated[Literal["entity", "lang"], Help("<e>..</e> or <de>..</de> around switched entities")] = "entity"
+    seed: Annotated[int, Help("sampling seed")] = 0
+    min_chars: Annotated[int, Ge(0), Help("keep sentences longer than this")] = 20
+    max_words: Annotated[PositiveInt, Help("keep sentences of at most this many words")] = 128
+    max_links: Annotated[PositiveInt, Help("keep sentences with at most this many links")] = 10
+    max_link_share: Annotated[Ratio, Help("largest share of the sentence covered by links")] = 0.5
 
     def __post_init__(self) -> None:
-        if self.markers not in MARKER_STYLES:
-            raise ValueError(f"markers must be one of {MARKER_STYLES}, got {self.markers!r}")
-        if self.k < 1:
-            raise ValueError(f"k must be at least 1, got {self.k}")
-        for name in ("switch_prob", "alias_prob", "max_link_share"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1], got {v}")
-        targets = tuple(dict.fromkeys(lang for lang in self.languages if lang != self.src_lang))
-        object.__setattr__(self, "targets", targets)
+        validate(self)
+
+    @functools.cached_property
+    def targets(self) -> tuple[str, ...]:
+        """The target languages, in order, without the source language."""
+        return tuple(dict.fromkeys(lang for lang in self.languages if lang != self.src_lang))
 
     @property
     def base_seed(self) -> int:

@@ -13,20 +13,21 @@ Steps (each committed on its own, later steps read what earlier ones committed):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..engine.core import Stage, StageOutput, Step, TableSource, call
 from ..errors import PipelineError
-from ..params import Ge, Help, InputPath, LangCode, PositiveInt, Ratio
+from ..params import Help, InputPath, PositiveInt, part
 from ..pipeline import Pipeline
 from ..sources import wikidata, wikipedia
 from ..sources.inputs import display_name
-from .entitycs import XLMR_LANGUAGES, CSConfig, LabelIndex, code_switch
+from .entitycs import CSConfig, LabelIndex, code_switch
+from .strategies import MaskSettings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "entitycs"
 
@@ -82,7 +83,7 @@ def read_table(store, table: str, filter_=None, columns: list[str] | None = None
 
 
 @dataclass
-class EntityCSPipeline(Pipeline):
+class EntityCSPipeline(MaskSettings, CSConfig, Pipeline):
     """Build ``entitycs`` from a Wikidata dump and a Wikipedia dump (defaults: bundled sample)."""
 
     kind: ClassVar[str] = "entitycs"
@@ -90,43 +91,20 @@ class EntityCSPipeline(Pipeline):
         SAMPLE / "wikidata-sample.json"
     wikipedia: Annotated[InputPath, Help("Wikipedia pages-articles XML dump or WikiExtractor JSON")] = \
         SAMPLE / "enwiki-sample.xml"
-    src_lang: Annotated[LangCode, Help("language of the Wikipedia dump")] = "en"
-    languages: Annotated[list[LangCode], Help("target languages")] = field(default_factory=lambda: list(XLMR_LANGUAGES))
-    k: Annotated[PositiveInt, Help("target languages sampled per sentence")] = 5
-    switch_prob: Annotated[Ratio, Help("probability of switching each entity")] = 1.0
-    alias_prob: Annotated[Ratio, Help("probability of using an alias instead of the label")] = 0.0
-    keep_unlabeled: Annotated[bool, Help("keep entities without a label in the target language")] = False
-    markers: Annotated[Literal["entity", "lang"], Help("<e>..</e> or <de>..</de> around switched entities")] = "entity"
-    seed: Annotated[int, Help("sampling seed")] = 0
-    min_chars: Annotated[int, Ge(0), Help("keep sentences longer than this")] = 20
-    max_words: Annotated[PositiveInt, Help("keep sentences of at most this many words")] = 128
-    max_links: Annotated[PositiveInt, Help("keep sentences with at most this many links")] = 10
-    max_link_share: Annotated[Ratio, Help("largest share of the sentence covered by links")] = 0.5
     linked_only: Annotated[bool, Help("keep only sentences with at least one link")] = True
     chunk_mb: Annotated[PositiveInt, Help("MB of dump lines per work unit")] = 8
     part_mb: Annotated[PositiveInt, Help("largest byte range a worker reads of a plain dump")] = 64
     batch_size: PositiveInt = 20_000
     tokenizer: Annotated[InputPath | None, Help("tokenizer folder: adds the mask step")] = None
-    strategy: Annotated[str, Help("masking strategy (see xlcorpus.codeswitch.masking)")] = "WEP"
-    max_length: PositiveInt = 512
 
     def __post_init__(self) -> None:
         try:
-            self.config()
-        except ValueError as exc:
+            super().__post_init__()
+        except PipelineError as exc:
             raise PipelineError(f"entitycs: {exc}") from exc
-        if self.tokenizer is not None:
-            from .masking import STRATEGIES
-
-            if self.strategy not in STRATEGIES:
-                raise PipelineError(f"entitycs: unknown strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})")
 
     def config(self) -> CSConfig:
-        return CSConfig(src_lang=self.src_lang, languages=tuple(self.languages), k=self.k,
-                        switch_prob=self.switch_prob, alias_prob=self.alias_prob,
-                        keep_unlabeled=self.keep_unlabeled, seed=self.seed, markers=self.markers,
-                        min_chars=self.min_chars, max_words=self.max_words, max_links=self.max_links,
-                        max_link_share=self.max_link_share)
+        return part(self, CSConfig)
 
     @property
     def site(self) -> str:

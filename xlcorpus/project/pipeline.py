@@ -13,20 +13,20 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar
 
 import pyarrow as pa
 
 from ..engine.core import Stage, Step, call
 from ..errors import InputError, PipelineError
 from ..ids import stable_id
-from ..params import Help, InputPath, LangCode, PositiveInt, Ratio
+from ..params import Help, InputPath, part, validate
 from ..pipeline import Pipeline
 from ..schema import contract
 from ..sources.inputs import display_name, read_token_pairs
 from ..text.tokenize import words
-from .project import ProjectionOptions, project_corpus
-from .scorers import DEFAULT_MODEL
+from .options import ProjectionInputs, ProjectionOptions, ProjectionSettings
+from .project import project_corpus
 from .select import Projected
 from .spans import Sentence, Span, detokenize, iter_conll, token_to_char_spans, write_conll
 
@@ -134,26 +134,14 @@ def export_silver(rows: list[dict], conll: str | None, jsonl: str | None, min_co
 
 
 @dataclass
-class TProjectionPipeline(Pipeline):
+class TProjectionPipeline(ProjectionSettings, ProjectionInputs, Pipeline):
     """Project span labels (NER...) from ``source`` (CoNLL with tags) onto ``target``
     (CoNLL tokens; tags ignored) into ``projected``; ``extra_src``/``extra_tgt`` are Moses
     pairs of files that only help the alignment."""
 
     kind: ClassVar[str] = "tprojection"
-    source: Annotated[InputPath, Help("source CoNLL file (tags projected)")]
-    target: Annotated[InputPath, Help("target CoNLL or token file, sentence i translates source sentence i")]
-    src_lang: LangCode = "en"
-    tgt_lang: LangCode = "es"
-    method: Literal["features", "nmt", "minmax"] = "features"
     extra_src: Annotated[list[InputPath], Help("extra bitext for the aligner, source side")] = field(default_factory=list)
     extra_tgt: list[InputPath] = field(default_factory=list)
-    runs: Annotated[PositiveInt, Help("eflomal runs")] = 3
-    seed: int = 0
-    similarity_priors: bool = True
-    min_score: Annotated[Ratio | None, Help("least calibrated span score kept (default: the scoring model's)")] = None
-    scoring: Annotated[str, Help("scoring model: a name shipped with xlcorpus or a JSON file")] = DEFAULT_MODEL
-    nmt_model: str | None = None
-    generator_model: str | None = None
     output_conll: Path | None = None
 
     def __post_init__(self) -> None:
@@ -164,13 +152,13 @@ class TProjectionPipeline(Pipeline):
             raise PipelineError("tprojection: extra_src and extra_tgt must list the same number of files")
         if self.method == "nmt" and not self.nmt_model:
             raise PipelineError("tprojection: method 'nmt' needs nmt_model (a local model folder)")
+        try:
+            validate(self)
+        except PipelineError as exc:
+            raise PipelineError(f"{self.kind}: {exc}") from exc
 
     def options(self) -> dict:
-        opts = ProjectionOptions(method=self.method, runs=self.runs, seed=self.seed,
-                                 similarity_priors=self.similarity_priors,
-                                 min_score=self.min_score, scoring=self.scoring,
-                                 nmt_model=self.nmt_model, generator_model=self.generator_model)
-        return asdict(opts)
+        return asdict(part(self, ProjectionSettings))
 
     def steps(self, store) -> Iterator[Step]:
         extra = [(str(a), str(b)) for a, b in zip(self.extra_src, self.extra_tgt)]

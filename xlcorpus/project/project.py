@@ -20,39 +20,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from .candidates import Seq2SeqCandidateGenerator, alignment_candidates, ngram_candidates, stopwords, trim
 from ..align.lexical import LexicalTable
-from .scorers import DEFAULT_MODEL, FeatureScorer, NMTScorer, PairContext, ScoringModel
+from .options import ProjectionOptions
+from .scorers import FeatureScorer, NMTScorer, PairContext, ScoringModel
 from .select import Projected, select_spans
 from .spans import Sentence
 
 log = logging.getLogger(__name__)
-Method = Literal["features", "nmt", "minmax"]
-
-
-@dataclass
-class ProjectionOptions:
-    """Settings of :func:`project_corpus` (defaults are the documented CPU configuration)."""
-
-    method: Method = "features"
-    symmetrize: str = "grow-diag-final-and"   # link set of ``minmax``
-    runs: int = 3                  # eflomal runs (link weights = share of runs x directions)
-    similarity_priors: bool = True  # eflomal priors for identical / cognate tokens (names, numbers)
-    max_extra: int = 4             # candidate n-grams up to len(source span) + max_extra tokens
-    max_len: int = 12              # and never longer than this
-    min_score: float | None = None  # below this score a span is not projected (None: the scoring model's; nmt: 0)
-    scoring: str | ScoringModel = DEFAULT_MODEL  # of ``features``: a name under project/models, a JSON path or a model
-    top_k: int = 10                # candidates per source span kept for selection
-    frequent_words: int = 30       # the N most linked words of each side count as stop words too
-    nmt_model: str | None = None
-    generator_model: str | None = None
-    device: str | None = None
-    batch_size: int = 64
-    workers: int = 1               # parallel eflomal runs
-    seed: int = 0                  # eflomal seed (same seed and inputs: same projection)
-    extra_options: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -53,10 +53,10 @@ from pathlib import Path
 
 from ..align.lexical import LexicalTable
 from .candidates import capitalised_name, is_punct, load_seq2seq
+from .options import DEFAULT_MODEL
 
 Link = tuple[int, int]
 MODELS = Path(__file__).with_name("models")
-DEFAULT_MODEL = "softmax-en-es"
 
 FEATURES = ("core", "case", "leak", "distortion", "chunk", "edges", "length")
 FUNCTION_WEIGHT = 0.25     # weight of stop words / punctuation in precision and recall
