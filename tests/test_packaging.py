@@ -189,3 +189,8 @@ def test_extras_match_the_imports():
     missing = [m for m in third if dists.get(m, m).lower() not in declared]
     assert not missing, f"imported but not declared in pyproject.toml: {missing}"
     assert "stanza" not in declared and "sklearn-crfsuite" not in declared
+    # and the core holds nothing xlcorpus does not import
+    modules = {d.lower(): m for m, d in dists.items()}
+    core = [re.match(r"[\w.-]+", d).group().lower() for d in project["dependencies"]]
+    unused = [d for d in core if modules.get(d, d) not in imported]
+    assert not unused, f"core dependencies nothing imports: {unused}"
