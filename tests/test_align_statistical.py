@@ -146,3 +146,19 @@ def test_same_seed_same_links_other_seed_other_sampler():
     assert a.links == b.links and a.forward == b.forward and a.reverse == b.reverse and a.scores == b.scores
     others = [align_pairs(noisy_src, tgt, runs=2, seed=s) for s in (8, 9, 10)]
     assert any(o.forward != a.forward or o.reverse != a.reverse for o in others)
+
+
+@pytest.mark.parametrize("model", [1, 3])
+def test_each_eflomal_phase_is_reported_as_it_ends(tmp_path, model):
+    """eflomal's stderr names each model phase of both directions and the final argmax: the
+    progress callback sees every one of them, in the real binary's output."""
+    from xlcorpus.align.statistical import EflomalOptions, align_files, phases
+
+    src, tgt, _ = synthetic(40, seed=3)
+    for name, side in (("s.txt", src), ("t.txt", tgt)):
+        (tmp_path / name).write_text("".join(" ".join(t) + "\n" for t in side), encoding="utf-8")
+    seen = []
+    fwd, rev = align_files(tmp_path / "s.txt", tmp_path / "t.txt", None, EflomalOptions(model=model), 0, 1,
+                           tmp_path, on_phase=lambda: seen.append(1))
+    assert len(seen) == phases(model) == 2 * (model + 1)
+    assert len(open(fwd).read().splitlines()) == len(open(rev).read().splitlines()) == 40

@@ -126,6 +126,46 @@ def test_filters(text, links):
     assert run([sentence("A sentence about Germany that passes every filter.", [("Germany", "Q1")])])
 
 
+def test_counts_sentences_known_qids_and_kept():
+    """A QID is known when a target language labels it; the filters keep by their own rules
+    (a well-formed QID link, length...), so a kept sentence may have no known QID."""
+    rows = [sentence("A sentence about Germany that passes every filter.", [("Germany", "Q1")], "a"),
+            sentence("A sentence about Narnia that passes every filter.", [("Narnia", "Q99")], "b"),
+            sentence("A sentence about Germany with no QID on its link.", [("Germany", None)], "c"),
+            sentence("Germany.", [("Germany", "Q1")], "d")]
+    cfg = CSConfig(languages=("de", "fr", "mt", "en"))
+    dropped, counts = {}, {}
+    out = code_switch(contract("wiki_sentences").batch(rows), LabelIndex(LABELS, cfg.targets), cfg, dropped, counts)
+    assert counts == {"sentences": 4, "with known QIDs": 2, "kept by the filters": 2}
+    assert dropped == {"no_qid": 1, "min_chars": 1}
+    assert {r["src_id"] for r in out.to_pylist()} == {stable_id("a")}
+
+
+def test_step_summary_says_sentences_known_qids_kept_and_rows(tmp_path, capsys, caplog):
+    """The entitycs step's summary line and its -v log give the counts, summed over its work
+    units (batches of 4); checked against the tables the run wrote."""
+    from xlcorpus.cli import entry
+    from xlcorpus.store import Store
+
+    caplog.set_level("INFO", "xlcorpus")
+    store = tmp_path / "s"
+    assert entry(["-v", "run", str(ROOT / "pipelines" / "entitycs.yaml"), "--store", str(store),
+                  "--set", "batch_size=4", "--set", "languages=mt", "--set", "min_chars=60"]) == 0
+    out = capsys.readouterr().out
+    st = Store(store)
+    sentences = st.to_arrow("wiki_sentences").to_pylist()
+    labelled = {r["qid"] for r in st.to_arrow("wikidata_labels").to_pylist() if r["lang"] == "mt" and r["label"]}
+    known = sum(any(lk["qid"] in labelled for lk in s["links"]) for s in sentences)
+    linked = [s for s in sentences if any(lk["qid"] for lk in s["links"])]
+    short = sum(len(s["text"]) <= 60 for s in linked)
+    assert 0 < known < len(sentences) and short and len(linked) == len(sentences)
+    counts = (f"{len(sentences)} sentences, {known} with known QIDs, {len(sentences) - short} kept by the filters "
+              f"(min_chars {short})")
+    line = next(x for x in out.splitlines() if x.startswith("entitycs/entitycs: "))
+    assert f"entitycs: {st.count('entitycs')} rows inserted (v0); 0 rejected; {counts}; " in line
+    assert f"step entitycs: code_switch: {counts}" in caplog.text
+
+
 def test_pipeline_on_bundled_sample_deterministic_across_workers(tmp_path):
     from xlcorpus.cli import entry
 

@@ -204,7 +204,8 @@ def print_report(echo, report) -> None:
 
 
 def print_step(echo, pipeline: str, s) -> None:
-    """A step's summary: rows inserted per table and version, rejects, drops, speed."""
+    """A step's summary: rows inserted per table and version, rejects, each stage's counts and
+    drops, speed."""
     if s.skipped:
         echo(f"{pipeline}/{s.step}: up to date (same inputs and parameters), skipped")
         return
@@ -212,11 +213,7 @@ def print_step(echo, pipeline: str, s) -> None:
                      if t not in s.completed)
     done = f"; already committed before: {', '.join(s.completed)}" if s.completed else ""
     extra = f", {s.duplicates:,} duplicates dropped" if s.duplicates else ""
-    dropped = {}
-    for st in s.stats.values():
-        for k, v in st.dropped.items():
-            dropped[k] = dropped.get(k, 0) + v
-    drops = ("; dropped " + ", ".join(f"{k} {v:,}" for k, v in sorted(dropped.items()))) if dropped else ""
+    drops = "".join(f"; {text}" for text in (st.summary() for st in s.stats.values()) if text)
     echo(f"{pipeline}/{s.step}: {rows}{done}; {s.rejects:,} rejected{extra}{drops}; "
          f"{s.input_rows:,} records in {s.seconds:.2f} s ({s.rows_per_s:,.0f}/s)")
 

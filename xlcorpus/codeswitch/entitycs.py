@@ -348,13 +348,17 @@ def _count(dropped: dict[str, int] | None, reason: str, mask: np.ndarray) -> Non
 
 
 def code_switch(batch: pa.RecordBatch | pa.Table, index: LabelIndex, cfg: CSConfig,
-                dropped: dict[str, int] | None = None) -> pa.RecordBatch:
+                dropped: dict[str, int] | None = None, counts: dict[str, int] | None = None) -> pa.RecordBatch:
     """``wiki_sentences`` rows -> ``entitycs`` rows (vectorised); ``dropped`` counts the
-    sentences the filters drop, by reason (see :func:`sentence_filter`)."""
+    sentences the filters drop, by reason (see :func:`sentence_filter`); ``counts`` gets the
+    sentences read, those with a link to a known QID (one with a label in a target
+    language) and those the filters kept."""
     if isinstance(batch, pa.Table):
         batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else contract("wiki_sentences").empty()
     out_contract = contract("entitycs")
     n = batch.num_rows
+    if counts is not None:
+        counts.update({"sentences": n, "with known QIDs": 0, "kept by the filters": 0})
     if n == 0:
         return out_contract.empty()
     text = batch.column("text")
@@ -382,10 +386,13 @@ def code_switch(batch: pa.RecordBatch | pa.Table, index: LabelIndex, cfg: CSConf
     one = n_links[f_sent] == 1
     single[f_sent[one]] = (f_end - f_start)[one]
     keep = sentence_filter(text, n_links, n_qid, single, cfg, dropped)
+    item = index.items(qnum)
+    if counts is not None:
+        counts["with known QIDs"] = int(np.count_nonzero(np.bincount(f_sent, weights=item >= 0, minlength=n)))
+        counts["kept by the filters"] = int(np.count_nonzero(keep))
 
     # ---- candidate languages (bit masks) per kept sentence
     L = len(index.targets)
-    item = index.items(qnum)
     ent = keep[f_sent] & has_qid
     emask = np.zeros((len(f_start), index.words), dtype=np.uint64)
     found = item >= 0

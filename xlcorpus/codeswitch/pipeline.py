@@ -68,8 +68,9 @@ class CodeSwitch(Stage):
         if self.index is None:
             self.setup()
         dropped: dict[str, int] = {}
-        out = code_switch(batch, self.index, self.cfg, dropped)
-        return StageOutput(out, dropped=dropped)
+        counts: dict[str, int] = {}
+        out = code_switch(batch, self.index, self.cfg, dropped, counts)
+        return StageOutput(out, dropped=dropped, counts=counts)
 
 
 def read_table(store, table: str, filter_=None, columns: list[str] | None = None) -> pa.Table:

@@ -234,6 +234,9 @@ class StagedEngine:
             log.info("step %s: %s records read, %s rows staged, %s rejected, %s duplicates dropped",
                      step.name, f"{report.input_rows:,}", f"{sum(spill.rows.values()):,}", f"{report.rejects:,}",
                      f"{report.duplicates:,}")
+            for name, st in report.stats.items():
+                if st.summary():
+                    log.info("step %s: %s: %s", step.name, name, st.summary())
             share = step.max_reject_share if self.max_reject_share is None else self.max_reject_share
             _check_error_share(step, share, errors, report.input_rows, first_error)
             spill.close()

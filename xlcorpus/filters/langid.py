@@ -146,14 +146,14 @@ class LanguageId(Filter):
     min_score: Annotated[Ratio, Help("smallest probability of the expected language")] = 0.5
 
     def __post_init__(self) -> None:
-        from ..errors import PipelineError
+        from ..errors import MissingDependency, PipelineError
 
         if len(self.expect) != 2:
             raise PipelineError(f"language_id: 'expect' needs two entries (src, tgt), found {self.expect!r}")
         import importlib.util
 
         if importlib.util.find_spec("py3langid") is None:
-            raise PipelineError("the language_id filter needs py3langid: pip install 'xlcorpus[filters]'")
+            raise MissingDependency("the language_id filter needs py3langid: pip install 'xlcorpus[filters]'")
 
     def columns(self):
         k = self.key
