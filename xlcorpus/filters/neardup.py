@@ -178,14 +178,14 @@ class NearDuplicate(Filter):
     seed: Annotated[int, Ge(0), Help("seed of the MinHash permutations")] = 1
 
     def __post_init__(self) -> None:
-        from ..errors import PipelineError
+        from ..errors import MissingDependency, PipelineError
 
         if self.num_perm % self.bands:
             raise PipelineError(f"near_duplicate: num_perm {self.num_perm} is not a multiple of bands {self.bands}")
         import importlib.util
 
         if importlib.util.find_spec("rapidfuzz") is None:
-            raise PipelineError("the near_duplicate filter needs rapidfuzz: pip install 'xlcorpus[filters]'")
+            raise MissingDependency("the near_duplicate filter needs rapidfuzz: pip install 'xlcorpus[filters]'")
 
     def columns(self):
         return {self.key: pa.float64(), f"{self.key}_of": pa.string()}
