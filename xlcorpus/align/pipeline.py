@@ -178,7 +178,7 @@ class BitextAlignPipeline(AlignSettings, BitextImport):
             batches = sample_batches(store, self.src_lang, self.tgt_lang, self.pretokenized, self.priors_sample,
                                      self.seed, self._extra())
             opts = {k: v for k, v in plan.aligner.options.items() if k != "runs"}
-            priors = train_priors(batches, self.seed, plan.aligner.options["runs"], **opts)
+            priors = train_priors(batches, self.seed, plan.aligner.options["runs"], self.symmetrize, **opts)
         yield priors_table(priors, plan.priors_id, self.src_lang, self.tgt_lang)  # type: ignore[arg-type]
 
     def _pairs(self, store) -> int:
