@@ -574,8 +574,13 @@ class Store:
 
     def _put_release(self, name: str, versions: dict[str, int], overwrite: bool) -> bool:
         """Add (or with ``overwrite`` replace) one release row; False when another writer
-        committed first or took the name meanwhile."""
-        from deltalake import DeltaTable, write_deltalake
+        committed first or took the name meanwhile.
+
+        Every tag rewrites the (tiny) table from the version it read, committed as exactly
+        the next version with no retry (``max_commit_retries=0``): a tag committed meanwhile
+        makes this commit fail, whatever names the two add (deltalake's retry would let two
+        taggers both add the same name), and the caller reads the table again."""
+        from deltalake import CommitProperties, DeltaTable, write_deltalake
         from deltalake.exceptions import CommitFailedError, DeltaError
 
         row = pa.table({"name": [name], "versions": [json.dumps(versions, sort_keys=True)],
@@ -586,15 +591,16 @@ class Store:
             if not DeltaTable.is_deltatable(uri, storage_options=self.storage_options):
                 write_deltalake(uri, row, mode="error", storage_options=self.storage_options)
                 return True
-            merge = (DeltaTable(uri, storage_options=self.storage_options)
-                     .merge(row, predicate="t.name = s.name", source_alias="s", target_alias="t")
-                     .when_not_matched_insert_all())
-            if overwrite:
-                merge = merge.when_matched_update_all()
-            metrics = merge.execute()
+            dt = DeltaTable(uri, storage_options=self.storage_options)
+            current = dt.to_pyarrow_dataset().to_table(use_threads=False).cast(RELEASES_SCHEMA)
+            if name in current.column("name").to_pylist() and not overwrite:
+                return False
+            rest = current.filter(pc.not_equal(current["name"], name))
+            write_deltalake(dt, pa.concat_tables([rest, row]), mode="overwrite",
+                            commit_properties=CommitProperties(max_commit_retries=0))
         except (CommitFailedError, DeltaError):
             return False
-        return bool(metrics.get("num_target_rows_inserted") or metrics.get("num_target_rows_updated"))
+        return True
 
     # -------------------------------------------------------------------- SQL
     def connect(self, at: Mapping[str, int] | None = None, release: str | None = None,
