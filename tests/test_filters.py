@@ -87,11 +87,14 @@ def test_language_id_workers_load_the_model_prepared_once_with_the_same_scores(t
                 ("HELLO AGAIN", "Ceci n'est pas traduit, oder doch?")])
     plain = run(LanguageId(), b)
     monkeypatch.setattr(langid, "_IDENT", {})  # a fresh worker
+    monkeypatch.setenv("XLCORPUS_CACHE_DIR", str(tmp_path / "cache"))
     f = LanguageId()
-    f.prepare(str(tmp_path), None)
+    f.prepare(str(tmp_path / "work"), None)
     from py3langid.langid import MODEL_DIR, MODEL_FILE
 
-    assert (tmp_path / "py3langid-model.npz").stat().st_size > (Path(MODEL_DIR) / MODEL_FILE).stat().st_size
+    (cached,) = (tmp_path / "cache").glob("py3langid-*.npz")  # kept for the next steps
+    assert f._model == str(cached)
+    assert cached.stat().st_size > (Path(MODEL_DIR) / MODEL_FILE).stat().st_size
     monkeypatch.setattr(langid, "_IDENT", {})
     f.setup()
     assert run(f, b) == plain

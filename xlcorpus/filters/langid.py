@@ -17,6 +17,7 @@ model does not know scores null and is kept.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -64,16 +65,41 @@ def identifier(uncompressed: str | None = None) -> Any:
 
 
 def decompress_model(path: Path) -> None:
-    """py3langid's model file, decompressed to ``path`` (once per step, for the workers)."""
+    """py3langid's model file, decompressed to ``path`` (for the workers)."""
     import lzma
     import shutil
 
     from py3langid.langid import MODEL_DIR, MODEL_FILE
 
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with lzma.open(Path(MODEL_DIR) / MODEL_FILE) as src, tmp.open("wb") as dst:
         shutil.copyfileobj(src, dst, length=1 << 20)
     tmp.replace(path)
+
+
+def decompressed_model(workdir: str) -> str:
+    """The decompressed model: kept in the user's cache folder (keyed by py3langid's version
+    and model file) when that folder is private to this user, else written to ``workdir``."""
+    from importlib.metadata import version
+
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    from ..trust import cache_dir, trusted
+
+    st = (Path(MODEL_DIR) / MODEL_FILE).stat()
+    cached = cache_dir() / f"py3langid-{version('py3langid')}-{st.st_size}-{int(st.st_mtime)}.npz"
+    try:
+        if not cached.exists():
+            cached.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            decompress_model(cached)
+        if trusted(cached):
+            return str(cached)
+    except OSError:
+        pass
+    local = Path(workdir) / "py3langid-model.npz"
+    if not local.exists():
+        decompress_model(local)
+    return str(local)
 
 
 class BatchIdentifier:
@@ -161,9 +187,7 @@ class LanguageId(Filter):
                 f"{k}_tgt_top": pa.string()}
 
     def prepare(self, workdir, source):
-        self._model = str(Path(workdir) / "py3langid-model.npz")
-        if not Path(self._model).exists():
-            decompress_model(Path(self._model))
+        self._model = decompressed_model(workdir)
 
     def setup(self):
         self._ident = BatchIdentifier(identifier(getattr(self, "_model", None)))
