@@ -19,7 +19,8 @@ MONTHS = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", 
 # What each pipeline kind's card must cite, by BibTeX key (the papers of its methods and the
 # sources it reads by construction), stated here rather than read from the code under test.
 CITES = {"entitycs": {"whitehouse-etal-2022-entitycs", "wikipedia", "vrandecic2014wikidata"},
-         "bitext-align": {"ostling-tiedemann-2016-efficient", "jalili-sabet-etal-2020-simalign"},
+         "bitext-align": {"ostling-tiedemann-2016-efficient"},
+         "bitext-align/neural": {"jalili-sabet-etal-2020-simalign"},
          "tprojection": {"garcia-ferrero-etal-2023-t"}, "translate-train": {"garcia-ferrero-etal-2023-t"},
          "romanize": {"hermjakob-etal-2018-box"}, "maltese": {"micallef-etal-2024-cross"},
          "bitext-import": set()}
@@ -116,8 +117,10 @@ def test_card_of_each_pipeline_kind_cites_its_methods_and_sources(kind, tmp_path
     rows = [{"id": stable_id("en", "fr", "Hello.", "Bonjour."), "src_lang": "en", "tgt_lang": "fr", "src": "Hello.",
              "tgt": "Bonjour.", "source": "newstest2019-ref.fra.txt", "line": 1}]
     ntrex = "/data/NTREX-128/newstest2019-ref.fra.txt"
+    pipeline, _, method = kind.partition("/")
+    params = {"tgt": ntrex, **({"method": method} if method else {})}
     store.write("bitext", pa.Table.from_batches([contract("bitext").batch(rows)]),
-                metadata={"pipeline": kind, "params": {"tgt": ntrex}, "inputs": {"tgt": "sha256:0"}})
+                metadata={"pipeline": pipeline, "params": params, "inputs": {"tgt": "sha256:0"}})
     exp = export_hf(store, "bitext", tmp_path / "hf")
     card = DatasetCard.load(exp.folder / "README.md")
     block = re.search(r"```bibtex\n(.*?)```", card.text, re.S)

@@ -128,7 +128,7 @@ METHODS: dict[str, str] = {
 KIND_SOURCES: dict[str, tuple[str, ...]] = {"entitycs": ("wikipedia", "wikidata")}
 KIND_METHODS: dict[str, tuple[str, ...]] = {
     "entitycs": ("entitycs",),
-    "bitext-align": ("eflomal", "simalign"),
+    "bitext-align": ("eflomal",),  # ("simalign",) when its params say method: neural
     "tprojection": ("tprojection",),
     "translate-train": ("tprojection",),
     "romanize": ("uroman",),
@@ -173,7 +173,11 @@ def provenance(lineage: list[dict[str, Any]]) -> Provenance:
     for h in lineage:
         kind = h.get("pipeline") or ""
         keys += KIND_SOURCES.get(kind, ())
-        methods += KIND_METHODS.get(kind, ())
+        params = h.get("params") if isinstance(h.get("params"), dict) else {}
+        if kind == "bitext-align" and params.get("method") == "neural":
+            methods.append("simalign")
+        else:
+            methods += KIND_METHODS.get(kind, ())
         if kind in KIND_SOURCES:
             continue  # its inputs are the declared sources
         for path in _input_paths(h):
