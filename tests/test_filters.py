@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
+from xlcorpus.align.priors import lcs_len
 from xlcorpus.filters.base import FILTERS
 from xlcorpus.filters.builtin import Length, LengthRatio, Numbers, Punctuation, Script, Unaligned, Urls, lengths
 from xlcorpus.filters.langid import LanguageId
@@ -129,14 +130,8 @@ def test_numbers_urls_punctuation():
 
 
 def _indel_similarity(a: str, b: str) -> float:
-    """1 - (insertions + deletions) / (len a + len b), from a plain longest-common-subsequence table."""
-    prev = [0] * (len(b) + 1)
-    for ca in a:
-        cur = [0]
-        for j, cb in enumerate(b):
-            cur.append(prev[j] + 1 if ca == cb else max(prev[j + 1], cur[j]))
-        prev = cur
-    return 2 * prev[-1] / (len(a) + len(b)) if a or b else 1.0
+    """1 - (insertions + deletions) / (len a + len b), from the longest common subsequence."""
+    return 2 * lcs_len(a, b) / (len(a) + len(b)) if a or b else 1.0
 
 
 def test_near_duplicates_score_exact_edit_similarity_within_a_language_pair_and_order_does_not_matter():

@@ -124,11 +124,13 @@ METHODS: dict[str, str] = {
 }""",
 }
 
-# The sources each pipeline kind reads by construction, and the papers of its methods.
+# The sources each pipeline kind reads by construction, and the papers of its methods
+# ("KIND/METHOD": a kind run with that ``method`` parameter).
 KIND_SOURCES: dict[str, tuple[str, ...]] = {"entitycs": ("wikipedia", "wikidata")}
 KIND_METHODS: dict[str, tuple[str, ...]] = {
     "entitycs": ("entitycs",),
-    "bitext-align": ("eflomal",),  # ("simalign",) when its params say method: neural
+    "bitext-align": ("eflomal",),
+    "bitext-align/neural": ("simalign",),
     "tprojection": ("tprojection",),
     "translate-train": ("tprojection",),
     "romanize": ("uroman",),
@@ -174,10 +176,7 @@ def provenance(lineage: list[dict[str, Any]]) -> Provenance:
         kind = h.get("pipeline") or ""
         keys += KIND_SOURCES.get(kind, ())
         params = h.get("params") if isinstance(h.get("params"), dict) else {}
-        if kind == "bitext-align" and params.get("method") == "neural":
-            methods.append("simalign")
-        else:
-            methods += KIND_METHODS.get(kind, ())
+        methods += KIND_METHODS.get(f"{kind}/{params.get('method')}", KIND_METHODS.get(kind, ()))
         if kind in KIND_SOURCES:
             continue  # its inputs are the declared sources
         for path in _input_paths(h):
