@@ -99,6 +99,11 @@ def test_language_id_workers_load_the_model_prepared_once_with_the_same_scores(t
     monkeypatch.setattr(langid, "_IDENT", {})
     f.setup()
     assert run(f, b) == plain
+    for damaged in (b"", b"PK\x03\x04cut", cached.read_bytes()[:1000]):  # the packaged model is used instead
+        cached.write_bytes(damaged)
+        monkeypatch.setattr(langid, "_IDENT", {})
+        f.setup()
+        assert run(f, b) == plain
 
 
 @pytest.mark.skipif(not (SHARED / "tatoeba").is_dir(), reason="needs ../shared/data")

@@ -17,7 +17,9 @@ model does not know scores null and is kept.
 
 from __future__ import annotations
 
+import logging
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -41,6 +43,7 @@ def model_code(code: str) -> str:
         return base
 
 
+log = logging.getLogger(__name__)
 _IDENT: dict[str, Any] = {}
 CACHE_SIZE = 500_000  # (text, expected language) results kept per worker
 
@@ -55,11 +58,15 @@ def identifier(uncompressed: str | None = None) -> Any:
         if uncompressed:
             from py3langid.modelio import _to_array  # how py3langid's own loader builds its tables
 
-            with np.load(uncompressed, allow_pickle=False) as d:
-                _IDENT["ident"] = LanguageIdentifier(
-                    d["ptc"], d["pc"], d["classes"].tolist(), _to_array(d["nextmove"]), d["out_feat"].tolist(),
-                    norm_probs=True, tk_row=_to_array(d["nextmove_row"]))
-        else:
+            try:
+                with np.load(uncompressed, allow_pickle=False) as d:
+                    _IDENT["ident"] = LanguageIdentifier(
+                        d["ptc"], d["pc"], d["classes"].tolist(), _to_array(d["nextmove"]), d["out_feat"].tolist(),
+                        norm_probs=True, tk_row=_to_array(d["nextmove_row"]))
+            except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # damaged: use the packaged file
+                log.warning("%s: unreadable decompressed py3langid model (%s); loading the packaged one",
+                            uncompressed, exc)
+        if "ident" not in _IDENT:
             _IDENT["ident"] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     return _IDENT["ident"]
 
