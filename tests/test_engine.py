@@ -135,6 +135,34 @@ def test_a_pool_started_early_preloads_then_takes_its_init_later(tmp_path):
     assert len(list(tmp_path.iterdir())) == 2  # init ran once in each worker
 
 
+def _meet(folder: str, me: int, partner: int | None) -> bool:
+    """Mark task ``me`` started; wait (10 s at most) until ``partner`` has started too."""
+    import time
+
+    Path(folder, f"started-{me}").touch()
+    if partner is None:
+        return True
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if Path(folder, f"started-{partner}").exists():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("window", [2, None])
+def test_pool_keeps_every_worker_busy_within_the_window(tmp_path, window):
+    """Tasks 2k and 2k+1 must run at the same time: each pair only finishes if its partner
+    starts while it runs (once the first results are yielded, the window has room for both).
+    A pool that read the next task before yielding left one of two workers idle."""
+    from xlcorpus.engine.pool import Pool
+
+    tasks = [(str(tmp_path), i, i ^ 1) for i in range(6)]
+    with Pool(2) as pool:
+        met = list(pool.map(_meet, tasks, window))
+    assert met == [True] * 6
+
+
 class _SetupFails(Stage):
     name = "setup_fails"
 
