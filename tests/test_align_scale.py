@@ -2,6 +2,7 @@
 
 import json
 import random
+from collections import Counter
 
 import pyarrow.compute as pc
 import pytest
@@ -39,18 +40,22 @@ def write_pairs(path, n, seed=0):
 
 @needs_seed
 def test_align_cli_chunks_priors_workers_and_priors_reuse(tmp_path, capsys):
-    """Chunks with trained priors: same links with 1 and 2 workers; the saved priors given
-    back with --priors give the same links again."""
+    """Chunks with trained priors: same links with 1 and 2 workers (2: the priors' eflomal
+    directions in two processes); the saved priors given back with --priors (applied whole:
+    no chunk's own share is left out) give the same links with 1 and 2 workers."""
     inp = tmp_path / "pairs.txt"
     write_pairs(inp, 300)
     common = ["align", "--input", str(inp), "--chunk-pairs", "100", "--priors-sample", "150", "--runs", "1"]
-    one, two, again = (tmp_path / f"{n}.links" for n in ("one", "two", "again"))
+    one, two, again, again2 = (tmp_path / f"{n}.links" for n in ("one", "two", "again", "again2"))
     priors = tmp_path / "priors.txt"
     assert entry(common + ["--output", str(one), "--priors-out", str(priors)]) == 0
     assert entry(common + ["--output", str(two), "--workers", "2"]) == 0
     assert entry(common + ["--output", str(again), "--priors", str(priors)]) == 0
+    assert entry(common + ["--output", str(again2), "--priors", str(priors), "--workers", "2"]) == 0
     got = one.read_text().splitlines()
-    assert len(got) == 300 and got == two.read_text().splitlines() == again.read_text().splitlines()
+    assert len(got) == 300 and got == two.read_text().splitlines()
+    assert len(again.read_text().splitlines()) == 300
+    assert again.read_text() == again2.read_text()
     assert sum("0-0" in l.split() for l in got) > 200
     learnt = Priors.read(priors)
     assert learnt.lex[("house", "maison")] > 10 and learnt.hmmf
@@ -182,3 +187,81 @@ def test_chunks_on_ray_give_the_links_of_the_local_engine(tmp_path):
             ray.shutdown()
     assert [s.step for s in report.steps] == ["import", "priors", "align", "lexical"]
     assert _links(store_ray) == _links(store) and len(_links(store)) == 160
+
+
+def _as_eflomal_reads(path) -> Priors:
+    """The counts eflomal's own reader ends up with: LEX and FER lines summed, the last line
+    of each jump kept."""
+    import eflomal
+
+    with open(path, encoding="utf-8") as fh:
+        lex, hmmf, hmmr, ferf, ferr = eflomal.read_priors(fh)
+    p = Priors(hmmf=Counter(hmmf), hmmr=Counter(hmmr))
+    for s, t, a in lex:
+        p.lex[(s, t)] += a
+    for table, rows in ((p.ferf, ferf), (p.ferr, ferr)):
+        for w, fert, a in rows:
+            table[(w, fert)] += a
+    for table in (p.lex, p.ferf, p.ferr, p.hmmf, p.hmmr):
+        for k in [k for k, v in table.items() if v == 0]:
+            del table[k]
+    return p
+
+
+def test_leaving_a_chunks_own_counts_out_is_exact_as_eflomal_reads_the_file(tmp_path):
+    """Shared priors from two chunks' pairs; appending chunk 0's leave-out lines to the shared
+    file makes eflomal read exactly the counts of chunk 1's pairs (large counts stay exact)."""
+    src = [["The", "house", "is", "red"], ["a", "house"], ["le", "chat"]]
+    tgt = [["la", "maison", "est", "rouge"], ["une", "maison"], ["the", "cat"]]
+    links = [[(0, 0), (1, 1), (3, 3)], [(0, 0), (1, 1)], [(1, 1)]]
+    mine = Priors.from_alignments(src[:2], tgt[:2], links[:2], links[:2], zero_fertility=True)
+    rest = Priors.from_alignments(src[2:], tgt[2:], links[2:], links[2:], zero_fertility=True)
+    rest.lex[("big", "grand")] = 1_234_567_891
+    shared = mine + rest
+    rest.write(tmp_path / "rest")
+    shared.write(tmp_path / "shared")
+    shared.write_leaving_out(mine, tmp_path / "own")
+    (tmp_path / "chunk").write_text((tmp_path / "shared").read_text() + (tmp_path / "own").read_text())
+    got = _as_eflomal_reads(tmp_path / "chunk")
+    assert got == _as_eflomal_reads(tmp_path / "rest") and got.lex[("big", "grand")] == 1_234_567_891
+    assert ("house", "maison") not in got.lex and shared.lex[("house", "maison")] == 2
+
+
+def test_zero_fertility_counts_words_without_links():
+    src, tgt = [["a", "b", "c"]], [["x", "y"]]
+    links = [[(0, 0), (0, 1)]]
+    plain = Priors.from_alignments(src, tgt, links, links)
+    zero = Priors.from_alignments(src, tgt, links, links, zero_fertility=True)
+    assert plain.ferf == Counter({("a", 2): 1}) and plain.ferr == Counter({("x", 1): 1, ("y", 1): 1})
+    assert zero.ferf == Counter({("a", 2): 1, ("b", 0): 1, ("c", 0): 1}) and zero.ferr == plain.ferr
+    assert zero.lex == plain.lex and zero.hmmf == plain.hmmf
+
+
+def test_the_sample_knows_the_chunk_of_each_pair(tmp_path):
+    from xlcorpus.align.chunked import sample_pairs
+
+    inp = tmp_path / "pairs.txt"
+    write_pairs(inp, 250)
+    got = list(sample_pairs(str(inp), 1000, 0, 250, chunk_pairs=100, size=64))
+    groups = [g for _, _, gs in got for g in gs]
+    assert groups == [n // 100 for n in range(250)]
+    assert [len(s) for s, _, _ in got] == [64, 64, 64, 58]
+
+
+@needs_seed
+def test_split_directions_give_the_links_of_one_process(tmp_path):
+    """eflomal's forward and reverse models in two processes at once write the same files
+    as one process running both."""
+    from xlcorpus.align.statistical import EflomalOptions, align_files
+
+    data = pairs(200, 3)
+    src, tgt = tmp_path / "src.txt", tmp_path / "tgt.txt"
+    src.write_text("".join(s + "\n" for s, _ in data))
+    tgt.write_text("".join(t + "\n" for _, t in data))
+    out = {}
+    for split in (False, True):
+        work = tmp_path / f"split{split}"
+        work.mkdir()
+        fwd, rev = align_files(src, tgt, None, EflomalOptions(), 4, 11, work, split_directions=split)
+        out[split] = (open(fwd).read(), open(rev).read())
+    assert out[True] == out[False] and out[True][0].count("-") > 500

@@ -63,20 +63,26 @@ def auto_runs(runs: int | None, total: int) -> int:
     return runs or (AUTO_RUNS if total <= AUTO_RUNS_MAX_PAIRS else 1)
 
 
-def train_priors(batches: Iterable[tuple[list[list[str]], list[list[str]]]], seed: int = 0,
-                 runs: int | None = None, symmetrize: str = "vote", **options) -> Priors:
+def train_priors(batches: Iterable[tuple], seed: int = 0, runs: int | None = None, symmetrize: str = "vote",
+                 own: dict[int, Priors] | None = None, split_directions: bool = False, **options) -> Priors:
     """Priors (counts) from the ``symmetrize``d links of eflomal on a sample given as batches
-    of token lists (options as :func:`align_pairs`). The sample goes to disk as it comes;
-    memory holds the counts, not the sample."""
+    of token lists, ``(src, tgt)`` or ``(src, tgt, groups)`` (options as :func:`align_pairs`).
+    ``groups`` gives each pair's chunk (None: in none); ``own``, if given, receives each
+    chunk's share of the counts (see :meth:`Priors.write_leaving_out`). The sample goes to
+    disk as it comes; memory holds the counts, not the sample. ``split_directions``: the
+    two directions of each eflomal run in two processes at once (same links)."""
     with tempfile.TemporaryDirectory(prefix="xlc-priors-") as tmp:
         opt = EflomalOptions.from_kwargs(options)
+        groups: list[int | None] = []
         with ChunkFiles(tmp, opt.similarity_weight) as files:
-            for src, tgt in batches:
-                files.add(src, tgt)
+            for batch in batches:
+                files.add(batch[0], batch[1])
+                groups.extend(batch[2] if len(batch) > 2 else [None] * len(batch[0]))
         n = len(files.src_lens)
         if n == 0:
             return Priors()
-        aligner = ChunkAligner(chunk_options(runs, n, **options), None, symmetrize, seed_for(seed, "priors"))
+        aligner = ChunkAligner(chunk_options(runs, n, **options), None, symmetrize, seed_for(seed, "priors"),
+                               split_directions=split_directions)
         runs_files = aligner.run(tmp, files, 0)
         priors = Priors()
         with open(files.src_path, encoding="utf-8") as fs, open(files.tgt_path, encoding="utf-8") as ft:
@@ -85,7 +91,15 @@ def train_priors(batches: Iterable[tuple[list[list[str]], list[list[str]]]], see
                 links, _, _, _ = next(aligner.combine(runs_files, [lens], skip=start))
                 src = [fs.readline().split() for _ in lens[0]]
                 tgt = [ft.readline().split() for _ in lens[0]]
-                priors += Priors.from_alignments(src, tgt, links, links)
+                k = 0
+                for group, run in itertools.groupby(groups[start:start + len(src)]):
+                    m = k + len(list(run))
+                    part = Priors.from_alignments(src[k:m], tgt[k:m], links[k:m], links[k:m], zero_fertility=True)
+                    priors += part
+                    if own is not None and group is not None:
+                        own.setdefault(group, Priors())
+                        own[group] += part
+                    k = m
     return priors
 
 
@@ -115,6 +129,8 @@ class ChunkAligner:
     symmetrize: str = "vote"
     seed: int = 0
     corpus_pairs: int | None = None
+    own_dir: str | None = None       # holds own-NNNNN: the priors' counts from chunk N's pairs
+    split_directions: bool = False   # each run's two directions in two processes at once
 
     def align(self, src: list[list[str]], tgt: list[list[str]], index: int) -> ChunkResult:
         """Align one chunk given as token lists."""
@@ -132,7 +148,7 @@ class ChunkAligner:
         """The eflomal runs of one chunk written by ``files``: (forward, reverse) link files."""
         opt = EflomalOptions.from_kwargs(self.options)
         prefixes = opt.prefix_len if isinstance(opt.prefix_len, list) else [opt.prefix_len]
-        priors = self._chunk_priors(files.similarity if opt.similarity_priors else None, workdir)
+        priors = self._chunk_priors(files.similarity if opt.similarity_priors else None, workdir, index)
         out = []
         n_runs = opt.runs or 1
         with progress.task(f"eflomal, chunk {index + 1}: {n_runs} run(s) on {len(files.src_lens):,} pairs, "
@@ -142,7 +158,8 @@ class ChunkAligner:
                 os.makedirs(run_dir, exist_ok=True)
                 out.append(align_files(files.src_path, files.tgt_path, priors, opt, prefixes[r % len(prefixes)],
                                        seed_for(self.seed, "chunk", index, r), run_dir,
-                                       self.corpus_pairs or len(files.src_lens), on_phase=advance))
+                                       self.corpus_pairs or len(files.src_lens), on_phase=advance,
+                                       split_directions=self.split_directions))
         return out
 
     def combine(self, runs: list[tuple[str, str]], batches: Iterable[tuple[list[int], list[int]]],
@@ -166,21 +183,38 @@ class ChunkAligner:
                 f.close()
                 r.close()
 
-    def _chunk_priors(self, similarity: Priors | None, tmp: str) -> str | None:
-        """The shared priors plus this chunk's similarity priors (eflomal sums LEX lines)."""
+    def _chunk_priors(self, similarity: Priors | None, tmp: str, index: int = 0) -> str | None:
+        """The shared priors less the counts that came from this chunk's own pairs (if any
+        were in the sample: counted once, not twice), plus this chunk's similarity priors
+        (eflomal sums LEX lines)."""
         if not self.priors_path and similarity is None:
             return None
         path = os.path.join(tmp, "priors")
-        if self.priors_path:
-            shutil.copyfile(self.priors_path, path)
-        else:
-            Path(path).touch()
-        if similarity is not None:
-            sim = os.path.join(tmp, "similarity")
-            similarity.write(sim)
-            with open(path, "ab") as out, open(sim, "rb") as more:
-                shutil.copyfileobj(more, out)
+        own = os.path.join(self.own_dir, own_name(index)) if self.own_dir else None
+        with open(path, "wb") as out:
+            for extra in (self.priors_path, own if own and os.path.exists(own) else None):
+                if extra:
+                    with open(extra, "rb") as fh:
+                        shutil.copyfileobj(fh, out)
+            if similarity is not None:
+                sim = os.path.join(tmp, "similarity")
+                similarity.write(sim)
+                with open(sim, "rb") as more:
+                    shutil.copyfileobj(more, out)
         return path
+
+
+def own_name(index: int) -> str:
+    """The file of chunk ``index``'s leave-out lines (see :meth:`Priors.write_leaving_out`)."""
+    return f"own-{index:05d}.priors"
+
+
+def write_own(shared: Priors, own: dict[int, Priors], folder: str | Path) -> None:
+    """One leave-out file per chunk that had pairs in the priors sample."""
+    for index, part in own.items():
+        tmp = Path(folder) / (own_name(index) + ".tmp")
+        shared.write_leaving_out(part, tmp)
+        os.replace(tmp, Path(folder) / own_name(index))
 
 
 def _take_links(fh, k: int) -> Links:
@@ -267,23 +301,26 @@ def count_pairs(path: str) -> int:
     return sum(1 for _ in read_pair_lines(path))
 
 
-def sample_pairs(path: str, sample: int, seed: int, total: int,
-                 size: int = 2000) -> Iterator[tuple[list[list[str]], list[list[str]]]]:
-    """The seeded priors sample of a ``src ||| tgt`` file (keyed by line number), in batches."""
+def sample_pairs(path: str, sample: int, seed: int, total: int, chunk_pairs: int = CHUNK_PAIRS,
+                 size: int = 2000) -> Iterator[tuple[list[list[str]], list[list[str]], list[int]]]:
+    """The seeded priors sample of a ``src ||| tgt`` file (keyed by line number), in batches
+    of (source tokens, target tokens, chunk of each pair)."""
     from ..sources.inputs import read_pair_lines
 
     share = sample_share(total, sample)
     src: list[list[str]] = []
     tgt: list[list[str]] = []
+    groups: list[int] = []
     for n, (_, s, t) in enumerate(read_pair_lines(path), 1):
         if in_sample(seed, n, share):
             src.append(s.split())
             tgt.append(t.split())
+            groups.append((n - 1) // chunk_pairs)
             if len(src) == size:
-                yield src, tgt
-                src, tgt = [], []
+                yield src, tgt, groups
+                src, tgt, groups = [], [], []
     if src:
-        yield src, tgt
+        yield src, tgt, groups
 
 
 class Progress:
@@ -322,6 +359,7 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
     opts = chunk_options(runs, total, **options)
     with tempfile.TemporaryDirectory(prefix="xlc-align-") as tmp:
         shared = None
+        own: dict[int, Priors] = {}
         if priors:
             shared = load_priors(priors)
         elif priors_sample and total > chunk_pairs:
@@ -329,11 +367,13 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
             seen = Counter()
 
             def batches():
-                for b in itertools.chain(sample_pairs(path, priors_sample, seed, total), [extra] if extra else []):
+                for b in itertools.chain(sample_pairs(path, priors_sample, seed, total, chunk_pairs),
+                                         [extra] if extra else []):
                     seen["pairs"] += len(b[0])
                     yield b
 
-            shared = train_priors(batches(), seed, opts["runs"], symmetrize, **options)
+            shared = train_priors(batches(), seed, opts["runs"], symmetrize, own=own,
+                                  split_directions=workers > 1, **options)
             if progress:
                 print(f"priors: trained on a sample of {seen['pairs']:,} pairs in "
                       f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
@@ -343,7 +383,8 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
             shared.write(priors_path)
             if priors_out:
                 shared.write(priors_out)
-        aligner = ChunkAligner(opts, priors_path, symmetrize, seed, total)
+            write_own(shared, own, tmp)
+        aligner = ChunkAligner(opts, priors_path, symmetrize, seed, total, own_dir=tmp)
         n_chunks = max(1, math.ceil(total / chunk_pairs))
         bar = Progress(total, n_chunks, progress)
         chunks = _split_file(path, chunk_pairs, tmp)

@@ -167,8 +167,15 @@ class BitextAlignPipeline(AlignSettings, BitextImport):
         return ChunkPlan(store.ref(), self.src_lang, self.tgt_lang, self.pretokenized, str(folder),
                          self.chunk_pairs, aligner, params, priors_id, single_extra)
 
-    def _priors_reader(self, store, plan: ChunkPlan) -> Iterator[pa.Table]:
-        from .chunked import train_priors
+    def _priors_reader(self, store, plan: ChunkPlan):
+        from .scale import PriorsTraining
+
+        return PriorsTraining(self._train_priors, store, plan)
+
+    def _train_priors(self, store, plan: ChunkPlan, split_directions: bool = False) -> Iterator[pa.Table]:
+        """The priors set: imported, or trained on the sample; a trained set also leaves, in
+        the chunk folder, each chunk's own share of the counts (subtracted when it runs)."""
+        from .chunked import train_priors, write_own
         from .priors_store import load_priors
         from .scale import priors_table, sample_batches
 
@@ -176,9 +183,13 @@ class BitextAlignPipeline(AlignSettings, BitextImport):
             priors = load_priors(self.priors)
         else:
             batches = sample_batches(store, self.src_lang, self.tgt_lang, self.pretokenized, self.priors_sample,
-                                     self.seed, self._extra())
+                                     self.seed, self._extra(), plan.chunk_pairs)
             opts = {k: v for k, v in plan.aligner.options.items() if k != "runs"}
-            priors = train_priors(batches, self.seed, plan.aligner.options["runs"], self.symmetrize, **opts)
+            own: dict = {}
+            priors = train_priors(batches, self.seed, plan.aligner.options["runs"], self.symmetrize, own=own,
+                                  split_directions=split_directions, **opts)
+            Path(plan.folder).mkdir(parents=True, exist_ok=True)
+            write_own(priors, own, plan.folder)
         yield priors_table(priors, plan.priors_id, self.src_lang, self.tgt_lang)  # type: ignore[arg-type]
 
     def _pairs(self, store) -> int:

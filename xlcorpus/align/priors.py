@@ -43,15 +43,30 @@ class Priors:
         return f"Priors({len(self.lex)} lexical, {len(self.hmmf) + len(self.hmmr)} jump)"
 
     def write(self, path: str | Path) -> None:
+        """Write the counts in eflomal's format (exact: integral counts as integers)."""
         with open(path, "w", encoding="utf-8") as fh:
-            for (s, t), c in sorted(self.lex.items()):
-                fh.write(f"LEX\t{s}\t{t}\t{c:g}\n")
-            for tag, table in (("FERF", self.ferf), ("FERR", self.ferr)):
-                for (w, fert), c in sorted(table.items()):
-                    fh.write(f"{tag}\t{w}\t{fert}\t{c:g}\n")
-            for tag, table in (("HMMF", self.hmmf), ("HMMR", self.hmmr)):
-                for jump, c in sorted(table.items()):
-                    fh.write(f"{tag}\t{jump}\t{c:g}\n")
+            self._write(fh, self.lex, self.ferf, self.ferr, self.hmmf, self.hmmr)
+
+    def write_leaving_out(self, own: "Priors", path: str | Path) -> None:
+        """Write the lines that, appended to this set's file, make eflomal read this set
+        minus ``own``: ``own``'s lexical and fertility counts negated (eflomal sums those
+        lines) and every jump count corrected (eflomal keeps the last line of a jump)."""
+        with open(path, "w", encoding="utf-8") as fh:
+            neg = lambda table: {k: -c for k, c in table.items()}  # noqa: E731
+            fix = lambda table, mine: {k: c - mine.get(k, 0) for k, c in table.items()}  # noqa: E731
+            self._write(fh, neg(own.lex), neg(own.ferf), neg(own.ferr), fix(self.hmmf, own.hmmf),
+                        fix(self.hmmr, own.hmmr))
+
+    @staticmethod
+    def _write(fh, lex, ferf, ferr, hmmf, hmmr) -> None:
+        for (s, t), c in sorted(lex.items()):
+            fh.write(f"LEX\t{s}\t{t}\t{_num(c)}\n")
+        for tag, table in (("FERF", ferf), ("FERR", ferr)):
+            for (w, fert), c in sorted(table.items()):
+                fh.write(f"{tag}\t{w}\t{fert}\t{_num(c)}\n")
+        for tag, table in (("HMMF", hmmf), ("HMMR", hmmr)):
+            for jump, c in sorted(table.items()):
+                fh.write(f"{tag}\t{jump}\t{_num(c)}\n")
 
     @classmethod
     def read(cls, path: str | Path) -> "Priors":
@@ -75,8 +90,12 @@ class Priors:
 
     @classmethod
     def from_alignments(cls, src: list[list[str]], tgt: list[list[str]],
-                        fwd: list[list[tuple[int, int]]], rev: list[list[tuple[int, int]]]) -> "Priors":
-        """Counts as eflomal's ``calculate_priors`` computes them from directional links."""
+                        fwd: list[list[tuple[int, int]]], rev: list[list[tuple[int, int]]],
+                        zero_fertility: bool = False) -> "Priors":
+        """Counts as eflomal's ``calculate_priors`` computes them from directional links;
+        with ``zero_fertility``, a word without links also counts as fertility 0 (used for
+        symmetrized links, where many words have none: counting only the linked ones would
+        tell every chunk that words are rarely unaligned)."""
         p = cls()
         for s, t, f, r in zip(src, tgt, fwd, rev):
             s = [w.lower() for w in s]
@@ -85,11 +104,17 @@ class Priors:
                 p.lex[(s[i], t[j])] += 1
             _count_jumps(p.hmmf, [(j, i) for i, j in f], len(s))
             _count_jumps(p.hmmr, list(r), len(t))
-            for i, fert in Counter(i for i, _ in f).items():
-                p.ferf[(s[i], fert)] += 1
-            for j, fert in Counter(j for _, j in r).items():
-                p.ferr[(t[j], fert)] += 1
+            ferf = Counter(i for i, _ in f)
+            ferr = Counter(j for _, j in r)
+            for i in (range(len(s)) if zero_fertility else ferf):
+                p.ferf[(s[i], ferf.get(i, 0))] += 1
+            for j in (range(len(t)) if zero_fertility else ferr):
+                p.ferr[(t[j], ferr.get(j, 0))] += 1
         return p
+
+
+def _num(c: float) -> str:
+    return str(int(c)) if c == int(c) else repr(float(c))
 
 
 def _count_jumps(counter: Counter, links: list[tuple[int, int]], end: int) -> None:

@@ -23,6 +23,7 @@ chunk). The engine's step commit (with its app transaction) adds everything at o
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,20 +88,40 @@ def bitext_batches(store, src_lang: str, tgt_lang: str, size: int = ALIGNED_BATC
 
 
 def sample_batches(store, src_lang: str, tgt_lang: str, pretokenized: bool, sample: int, seed: int,
-                   extra: tuple[list, list] | None) -> Iterator[tuple[list[list[str]], list[list[str]]]]:
+                   extra: tuple[list, list] | None, chunk_pairs: int) -> Iterator[tuple]:
     """The priors sample as token lists, batch by batch: pairs whose id :func:`in_sample`
-    picks, then the extra pairs."""
+    picks, with the chunk each falls in (rows are read in the order the ``align`` step
+    cuts its chunks), then the extra pairs (in no chunk)."""
     from .pipeline import tokenize_batch
 
     share = sample_share(count_pairs(store, src_lang, tgt_lang), sample)
+    position = 0
     for batch in bitext_batches(store, src_lang, tgt_lang):
         keep = [in_sample(seed, i, share) for i in batch.column("id").to_pylist()]
+        groups = [(position + k) // chunk_pairs for k, ok in enumerate(keep) if ok]
+        position += batch.num_rows
         picked = batch.filter(pa.array(keep, pa.bool_()))
         if picked.num_rows:
             src, tgt = tokenize_batch(picked, src_lang, tgt_lang, pretokenized)
-            yield [s.tokens for s in src], [t.tokens for t in tgt]
+            yield [s.tokens for s in src], [t.tokens for t in tgt], groups
     if extra is not None:
         yield extra
+
+
+@dataclass(frozen=True)
+class PriorsTraining:
+    """The ``priors`` step's reader: ``train(store, plan, split_directions)`` read whole, as
+    one part, so that with more than one engine worker eflomal's two directions run at once."""
+
+    train: Callable[..., Iterator[pa.Table]]
+    store: object
+    plan: ChunkPlan
+
+    def parts(self, workers: int = 1) -> list[Callable[[], Iterator[pa.Table]]]:
+        return [functools.partial(self.train, self.store, self.plan, workers > 1)]
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        return iter(self.train(self.store, self.plan, False))
 
 
 class ChunkedAlignSource(Source):
@@ -183,7 +204,7 @@ class ChunkPart:
         aligner = plan.aligner
         if plan.priors_id is not None:
             aligner = ChunkAligner(aligner.options, str(plan.path("priors")), aligner.symmetrize, aligner.seed,
-                                   aligner.corpus_pairs)
+                                   aligner.corpus_pairs, own_dir=plan.folder)
         pending: list[tuple[pa.RecordBatch, tuple[list[int], list[int]]]] = []
         with tempfile.TemporaryDirectory(prefix=f"xlc-chunk{self.index}-") as tmp:
             with ChunkFiles(tmp, aligner.options.get("similarity_weight", 1.0)) as files:

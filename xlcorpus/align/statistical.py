@@ -42,6 +42,7 @@ import math
 import os
 import re
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -146,7 +147,8 @@ def phases(model: int) -> int:
 
 def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: str | Path | None,
                 opt: EflomalOptions, prefix_len: int, seed: int, workdir: str | Path,
-                n_sentences: int | None = None, on_phase: Callable[[], None] | None = None) -> tuple[str, str]:
+                n_sentences: int | None = None, on_phase: Callable[[], None] | None = None,
+                split_directions: bool = False) -> tuple[str, str]:
     """One eflomal run on line-parallel token files (one sentence per line, space separated);
     returns the paths of the forward and reverse links it wrote under ``workdir``.
 
@@ -155,7 +157,9 @@ def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: str | P
     the binary runs seeded (see :mod:`xlcorpus.align.seeding`; unseeded when
     ``opt.deterministic`` is off). ``n_sentences`` sets the iteration counts (default: the
     file's own size, eflomal's rule). ``on_phase`` is called as each phase line comes
-    (:func:`phases` in all).
+    (:func:`phases` in all). ``split_directions``: the forward and the reverse model run
+    as two processes at once (each direction seeds itself from the same seed, so the links
+    are the same as from one process doing both in turn).
     """
     import eflomal
 
@@ -177,15 +181,30 @@ def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: str | P
     it = _iterations(opt, n_sentences or n)
     fwd, rev = str(work / "fwd"), str(work / "rev")
     args = ["-m", str(opt.model), "-s", str(src_num), "-t", str(tgt_num), "-n", str(opt.n_samplers),
-            "-N", str(opt.null_prior), "-1", str(it[0]), "-f", fwd, "-r", rev]
+            "-N", str(opt.null_prior), "-1", str(it[0])]
     if opt.model >= 2:
         args += ["-2", str(it[1])]
     if opt.model >= 3:
         args += ["-3", str(it[2])]
     if priors_path:
         args += ["-p", str(pri_num)]
-    run_eflomal(args, seed if opt.deterministic else None, work,
-                on_line=(lambda line: on_phase() if PHASE.match(line) else None) if on_phase else None)
+    lock = threading.Lock()
+
+    def on_line(line: str) -> None:
+        if on_phase is not None and PHASE.match(line):
+            with lock:
+                on_phase()
+
+    run_seed = seed if opt.deterministic else None
+    if not split_directions:
+        run_eflomal(args + ["-f", fwd, "-r", rev], run_seed, work, on_line=on_line)
+        return fwd, rev
+    jobs = [(args + [flag, out], work / name) for flag, out, name in (("-f", fwd, "fwd.d"), ("-r", rev, "rev.d"))]
+    for _, folder in jobs:
+        folder.mkdir(exist_ok=True)
+    with ThreadPoolExecutor(2) as pool:
+        for got in [pool.submit(run_eflomal, a, run_seed, folder, on_line) for a, folder in jobs]:
+            got.result()
     return fwd, rev
 
 
