@@ -16,7 +16,10 @@ Parts (``--part``, default all):
   each a subprocess whose process tree's resident memory is summed from ``/proc`` every
   0.2 s. Reports peak RSS, wall seconds and pairs/s. Goal: <= 2 GB at 1M, flat 300k -> 1M.
 - ``throughput``: ``xlcorpus align`` with 1 and 2 workers on ``--throughput-pairs`` pairs
-  (goal >= 1.7x at 2), per-chunk cost and priors cost from its progress lines, and an
+  (goal >= 1.7x at 2), against the plain eflomal CLI on one thread (``OMP_NUM_THREADS=1``:
+  per core, against ours with 1 worker; ours seeds eflomal, which runs it on one thread) and
+  with its default threads (against ours with 2 workers), per-chunk cost and priors cost
+  from its progress lines, and an
   extrapolation to 200M pairs on 16 and 64 cores: priors cost + chunks / cores x per-chunk
   cost (cores assumed as fast as these and not memory-bound: a lower bound).
 - ``resume``: a pipeline run (``bitext-align``, ``--workers 2``, chunks of a sixth of the
@@ -129,11 +132,12 @@ def xlcorpus_align(pairs: Path, out: Path, workers: int, *more: str) -> dict:
     return res
 
 
-def plain_eflomal(src: Path, tgt: Path, folder: Path) -> dict:
+def plain_eflomal(src: Path, tgt: Path, folder: Path, threads: int | None = None) -> dict:
+    """The plain eflomal CLI (unseeded: its samplers in OpenMP threads; ``threads`` caps them)."""
     for name in ("fwd", "rev"):  # eflomal-align does not overwrite
         (folder / name).unlink(missing_ok=True)
     return run_tree([str(BIN / "eflomal-align"), "-s", str(src), "-t", str(tgt), "-f", str(folder / "fwd"),
-                     "-r", str(folder / "rev")])
+                     "-r", str(folder / "rev")], env={"OMP_NUM_THREADS": str(threads)} if threads else None)
 
 
 def summary(res: dict, n: int) -> dict:
@@ -212,7 +216,8 @@ def part_throughput(args) -> dict:
         one = xlcorpus_align(pairs, Path(tmp) / "l1", 1, *args.chunk_option)
         two = xlcorpus_align(pairs, Path(tmp) / "l2", 2, *args.chunk_option)
         same = (Path(tmp) / "l1").read_text() == (Path(tmp) / "l2").read_text()
-        plain = plain_eflomal(s, t, Path(tmp))
+        plain = plain_eflomal(s, t, Path(tmp), threads=1)
+        plain_default = plain_eflomal(s, t, Path(tmp))
     chunk_cost = sorted(one["chunk_seconds"])[len(one["chunk_seconds"]) // 2] if one["chunk_seconds"] else None
     chunk_pairs = max(one["chunk_pairs"]) if one["chunk_pairs"] else n
     priors_s = one["priors_seconds"]
@@ -222,8 +227,10 @@ def part_throughput(args) -> dict:
            "priors_seconds": {"one": one["priors_seconds"], "two": two["priors_seconds"]},
            "chunk_phase_seconds": phase, "speedup_2_workers_chunk_phase": round(phase["one"] / phase["two"], 2),
            "identical_links_1_vs_2": same,
-           "plain_eflomal_cli": summary(plain, n),
+           "plain_eflomal_cli_one_thread": summary(plain, n),
+           "plain_eflomal_cli_default_threads": summary(plain_default, n),
            "ours_1_worker_vs_plain_eflomal_per_core": round(plain["seconds"] / one["seconds"], 2),
+           "ours_2_workers_vs_plain_eflomal_default_threads": round(plain_default["seconds"] / two["seconds"], 2),
            "median_chunk_seconds": chunk_cost}
     if chunk_cost:
         chunks = math.ceil(200_000_000 / chunk_pairs)

@@ -27,7 +27,10 @@ Every part runs baseline and ours in ``--rounds`` alternating rounds in this pro
 machine load. The ``minilm`` part also times the encoder's forward pass alone on our
 batches: no aligner with this model on this CPU can be faster than that, so
 ``speedup_bound_by_forward`` (simalign's time / that forward time) is the most any
-implementation could gain there.
+implementation could gain there. It also counts the forward pass's floating-point operations
+(``forward_gflop``) and times this CPU's float32 matrix product on the model's largest shape
+(``gemm_gflops_this_cpu``): ``speedup_bound_by_gemm_peak`` is simalign's time over the
+forward pass run at that peak, the most any float32 implementation of the model could gain.
 
 Run: ``.venv/bin/python benchmarks/align_speed.py --part all``
 Writes ``benchmarks/results/align_speed.json`` (merging parts run separately).
@@ -201,6 +204,11 @@ def bench_minilm(n: int, layer: int, batch_size: int, rounds: int) -> dict:
     subwords = ours._subwords(list(dict.fromkeys(map(tuple, src + tgt))))
     out["subword_tokens"] = sum(len(ids) for ids, _ in subwords)
 
+    cfg = ours.encoder.config
+    batches = [[len(subwords[k][0]) for k in chunk] for chunk in ours._length_batches([len(i) for i, _ in subwords])]
+    out["forward_gflop"] = round(forward_flop(batches, cfg.hidden_size, cfg.intermediate_size, layer) / 1e9, 1)
+    out["gemm_gflops_this_cpu"] = gemm_gflops(cfg.hidden_size, cfg.intermediate_size)
+
     def forward_only() -> None:
         with torch.inference_mode():
             for chunk in ours._length_batches([len(ids) for ids, _ in subwords]):
@@ -229,9 +237,43 @@ def bench_minilm(n: int, layer: int, batch_size: int, rounds: int) -> dict:
             out["encoder_forward_only"] = {**fwd.as_dict(), "share_of_ours": round(fwd.wall_median / t["ours"].wall_median, 3)}
         out["methods"][method]["speedup_bound_by_forward"] = round(
             t["simalign"].wall_median / out["encoder_forward_only"]["median_wall_s"], 2)
+        out["methods"][method]["speedup_bound_by_gemm_peak"] = round(
+            t["simalign"].wall_median / (out["forward_gflop"] / out["gemm_gflops_this_cpu"]), 2)
         print(method, json.dumps(out["methods"][method]), flush=True)
+    fwd = out["encoder_forward_only"]
+    out["encoder_forward_only"]["gflops"] = round(out["forward_gflop"] / fwd["median_wall_s"], 1)
+    out["encoder_forward_only"]["share_of_gemm_peak"] = round(fwd["gflops"] / out["gemm_gflops_this_cpu"], 2)
     out["load_after"] = print_load("after")
     return out
+
+
+def forward_flop(batches: list[list[int]], hidden: int, inner: int, layers: int) -> float:
+    """Floating-point operations of a BERT encoder's ``layers`` on padded batches (given as
+    their sentences' lengths): per token and layer the four attention projections (4 h^2
+    multiply-adds) and the feed-forward pair (2 h i), per sentence the attention scores and
+    their weighted sum (2 L^2 h); 2 operations per multiply-add."""
+    total = 0.0
+    for lens in batches:
+        width, n = max(lens), len(lens)
+        total += layers * (n * width * (4 * hidden * hidden + 2 * hidden * inner) + n * 2 * width * width * hidden)
+    return 2 * total
+
+
+def gemm_gflops(hidden: int, inner: int, rows: int = 4096, seconds: float = 3.0) -> float:
+    """What this CPU sustains (float32, torch's threads) on the encoder's largest matrix
+    product, (rows x h) @ (h x i): the ceiling for any float32 implementation of the model."""
+    import time
+
+    import torch
+
+    a, b = torch.randn(rows, hidden), torch.randn(hidden, inner)
+    for _ in range(3):
+        a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        n += 1
+    return round(2 * rows * hidden * inner * n / (time.perf_counter() - t0) / 1e9, 1)
 
 
 def main() -> None:
