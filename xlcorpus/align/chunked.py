@@ -47,7 +47,7 @@ from pathlib import Path
 
 from .. import progress
 from ..ids import seed_for
-from .priors import Priors, similarity_priors
+from .priors import Priors, alignment_events, similarity_priors
 from .statistical import (AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links, _clean, align_files, combine_runs,
                           parse_links, phases)
 
@@ -92,21 +92,22 @@ def train_priors(batches: Iterable[tuple], seed: int = 0, runs: int | None = Non
                                split_directions=split_directions)
         runs_files = aligner.run(tmp, files, 0)
         priors = Priors()
+        starts = range(0, n, 2000)
+        voted = aligner.combine(runs_files, ((files.src_lens[i:i + 2000], files.tgt_lens[i:i + 2000]) for i in starts))
         with open(files.src_path, encoding="utf-8") as fs, open(files.tgt_path, encoding="utf-8") as ft:
-            for start in range(0, n, 2000):
+            for start, (links, _, _, _) in zip(starts, voted):
                 lens = (files.src_lens[start:start + 2000], files.tgt_lens[start:start + 2000])
-                links, _, _, _ = next(aligner.combine(runs_files, [lens], skip=start))
                 src = [fs.readline().split() for _ in lens[0]]
                 tgt = [ft.readline().split() for _ in lens[0]]
                 k = 0
                 for group, run in itertools.groupby(groups[start:start + len(src)]):
                     m = k + len(list(run))
-                    part = Priors.from_alignments(src[k:m], tgt[k:m], links[k:m], links[k:m], zero_fertility=True)
-                    priors += part
+                    events = alignment_events(src[k:m], tgt[k:m], links[k:m], links[k:m], zero_fertility=True)
+                    priors.add(events)
                     if own is not None and group is not None:
-                        own.setdefault(group, Priors())
-                        own[group] += part
+                        own.setdefault(group, Priors()).add(events)
                     k = m
+        voted.close()
     return priors
 
 
@@ -244,6 +245,7 @@ class ChunkFiles:
         self.src_lens: list[int] = []
         self.tgt_lens: list[int] = []
         self.similarity = Priors()
+        self._cache: tuple[dict, dict] = ({}, {})  # word types analysed by similarity_priors
 
     def __enter__(self) -> "ChunkFiles":
         self._src = open(self.src_path, "w", encoding="utf-8")
@@ -255,7 +257,7 @@ class ChunkFiles:
         self._tgt.writelines(_clean(t) + "\n" for t in tgt)
         self.src_lens.extend(map(len, src))
         self.tgt_lens.extend(map(len, tgt))
-        self.similarity.lex.update(similarity_priors(src, tgt, self.weight).lex)
+        self.similarity.lex.update(similarity_priors(src, tgt, self.weight, cache=self._cache).lex)
 
     def __exit__(self, *exc) -> None:
         self._src.close()

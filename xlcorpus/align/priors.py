@@ -97,34 +97,59 @@ class Priors:
         symmetrized links, where many words have none: counting only the linked ones would
         tell every chunk that words are rarely unaligned)."""
         p = cls()
-        for s, t, f, r in zip(src, tgt, fwd, rev):
-            s = [w.lower() for w in s]
-            t = [w.lower() for w in t]
-            for i, j in f:
-                p.lex[(s[i], t[j])] += 1
-            _count_jumps(p.hmmf, [(j, i) for i, j in f], len(s))
-            _count_jumps(p.hmmr, list(r), len(t))
-            ferf = Counter(i for i, _ in f)
-            ferr = Counter(j for _, j in r)
-            for i in (range(len(s)) if zero_fertility else ferf):
-                p.ferf[(s[i], ferf.get(i, 0))] += 1
-            for j in (range(len(t)) if zero_fertility else ferr):
-                p.ferr[(t[j], ferr.get(j, 0))] += 1
+        p.add(alignment_events(src, tgt, fwd, rev, zero_fertility))
         return p
+
+    def add(self, events: "Events") -> None:
+        """Count the :func:`alignment_events` (in C: one update per table)."""
+        for table, keys in zip((self.lex, self.hmmf, self.hmmr, self.ferf, self.ferr), events):
+            table.update(keys)
+
+
+Events = tuple[list, list, list, list, list]
+
+
+def alignment_events(src: list[list[str]], tgt: list[list[str]], fwd: list[list[tuple[int, int]]],
+                     rev: list[list[tuple[int, int]]], zero_fertility: bool = False) -> Events:
+    """What :meth:`Priors.from_alignments` counts, one key per occurrence: word pairs,
+    forward and reverse jumps, source and target (word, fertility)."""
+    lex: list[tuple[str, str]] = []
+    hmmf: list[int] = []
+    hmmr: list[int] = []
+    fer_s: list[tuple[str, int]] = []
+    fer_t: list[tuple[str, int]] = []
+    for s, t, f, r in zip(src, tgt, fwd, rev):
+        s = [w.lower() for w in s]
+        t = [w.lower() for w in t]
+        lex.extend((s[i], t[j]) for i, j in f)
+        _jumps(hmmf, [(j, i) for i, j in f], len(s))
+        _jumps(hmmr, r, len(t))
+        ferf, ferr = [0] * len(s), [0] * len(t)
+        for i, _ in f:
+            ferf[i] += 1
+        for _, j in r:
+            ferr[j] += 1
+        if zero_fertility:
+            fer_s.extend(zip(s, ferf))
+            fer_t.extend(zip(t, ferr))
+        else:
+            fer_s.extend((w, n) for w, n in zip(s, ferf) if n)
+            fer_t.extend((w, n) for w, n in zip(t, ferr) if n)
+    return lex, hmmf, hmmr, fer_s, fer_t
 
 
 def _num(c: float) -> str:
     return str(int(c)) if c == int(c) else repr(float(c))
 
 
-def _count_jumps(counter: Counter, links: list[tuple[int, int]], end: int) -> None:
-    """eflomal's HMM jump counts: links as (position, aligned index), sorted by position."""
+def _jumps(out: list[int], links: list[tuple[int, int]], end: int) -> None:
+    """eflomal's HMM jumps: links as (position, aligned index), taken by position."""
     last_pos = last = -1
     for pos, k in sorted(links, key=itemgetter(0)):
         if pos != last_pos:
-            counter[k - last] += 1
+            out.append(k - last)
         last_pos, last = pos, k
-    counter[end - last] += 1
+    out.append(end - last)
 
 
 def _is_punct(w: str) -> bool:
@@ -176,17 +201,21 @@ def _type_info(word: str, romanize: dict[str, str]) -> _TypeInfo:
 
 
 def similarity_priors(src: list[list[str]], tgt: list[list[str]], weight: float = 1.0,
-                      romanize: dict[str, str] | None = None, max_pairs: int = 200_000) -> Priors:
+                      romanize: dict[str, str] | None = None, max_pairs: int = 200_000,
+                      cache: tuple[dict, dict] | None = None) -> Priors:
     """Lexical prior counts: ``weight`` per sentence pair for each (source, target) token
     pair that is :func:`similar` (after ``romanize``, a token -> Latin form map, if given).
 
     Only the first ``max_pairs`` pairs are scanned (the pairs to align come first): the
     priors matter for rare words of small corpora, and the scan is Python-speed. Candidates
     are pre-filtered by first letter, so a pair costs about one dict lookup per token.
+    ``cache``: two dicts kept by the caller across batches (same ``romanize``), so that each
+    word type is analysed once.
     """
     rom = romanize or {}
-    info: dict[str, _TypeInfo] = {}
-    verdict: dict[tuple[str, str], bool] = {}
+    info: dict[str, _TypeInfo]
+    verdict: dict[tuple[str, str], bool]
+    info, verdict = cache if cache is not None else ({}, {})
     lex: Counter = Counter()
     for s, t in zip(src[:max_pairs], tgt[:max_pairs]):
         by_first: dict[str, list[str]] = {}

@@ -117,7 +117,10 @@ def _clean(tokens: Sequence[str]) -> str:
 
 def parse_links(line: str) -> list[Link]:
     """0-indexed ``i-j`` links of one line of eflomal's output."""
-    return [tuple(map(int, x.split("-"))) for x in line.split()]  # type: ignore[misc]
+    v = list(map(int, line.replace("-", " ").split()))
+    if len(v) % 2:
+        raise ValueError(f"not a line of i-j links: {line.strip()[:200]!r}")
+    return list(zip(v[::2], v[1::2]))
 
 
 def _read_links(path: str, n: int) -> Links:
