@@ -136,6 +136,8 @@ def test_pipeline_priors_once_chunks_parallel_resume_and_lexical(tmp_path):
         LocalEngine(progress=False).run_step(step, store_b, fp[:16], {}, txn=(plan.app_id, 1))
     align_step = next(steps)
     assert isinstance(align_step.reader, ChunkedAlignSource)
+    own = sorted(p.name for p in align_step.reader.plan.path(".").glob("own-*.priors"))
+    assert own == ["own-00000.priors", "own-00001.priors", "own-00002.priors"]  # each chunk had sampled pairs
     parts = align_step.reader.parts(workers=2)
     assert len(parts) == 3
     list(parts[0]())                                                            # then "killed"
