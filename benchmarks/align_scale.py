@@ -22,6 +22,9 @@ Parts (``--part``, default all):
   from its progress lines, and an
   extrapolation to 200M pairs on 16 and 64 cores: priors cost + chunks / cores x per-chunk
   cost (cores assumed as fast as these and not memory-bound: a lower bound).
+- ``per-core``: ``xlcorpus align`` with 1 worker against plain eflomal on one thread on
+  ``--pairs`` pairs (default 2M): the per-core comparison once the priors' fixed cost is
+  spread over more pairs than in ``throughput``.
 - ``resume``: a pipeline run (``bitext-align``, ``--workers 2``, chunks of a sixth of the
   pairs) on ``--pairs`` (default 300k) pairs killed with SIGKILL when half of its chunks are done, then run
   again: the chunks aligned by the rerun (its progress lines) must be exactly the missing
@@ -243,6 +246,22 @@ def part_throughput(args) -> dict:
     return out
 
 
+def part_per_core(args) -> dict:
+    """Ours with 1 worker against plain eflomal on one thread, on ``--pairs`` pairs: per-core
+    speed once the fixed cost of the priors (trained on a sample) is spread over more pairs."""
+    n = args.pairs or (30_000 if args.quick else 2_000_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        pairs, s, t = write_generated(n, Path(tmp))
+        one = xlcorpus_align(pairs, Path(tmp) / "l1", 1, *args.chunk_option)
+        plain = plain_eflomal(s, t, Path(tmp), threads=1)
+    out = {"pairs": n, "ours_1_worker": summary(one, n), "priors_seconds": one["priors_seconds"],
+           "chunk_phase_seconds": round(one["seconds"] - one["priors_seconds"], 1),
+           "plain_eflomal_cli_one_thread": summary(plain, n),
+           "ours_1_worker_vs_plain_eflomal_per_core": round(plain["seconds"] / one["seconds"], 2)}
+    print(json.dumps(out, indent=1))
+    return out
+
+
 def part_resume(args) -> dict:
     n = args.resume_pairs
     with tempfile.TemporaryDirectory() as tmp:
@@ -283,6 +302,7 @@ def part_resume(args) -> dict:
 
 
 PARTS = {"consistency": part_consistency, "throughput": part_throughput, "resume": part_resume,
+         "per-core": part_per_core,
          "memory": part_memory}
 
 
@@ -291,7 +311,8 @@ def main() -> None:
     ap.add_argument("--part", choices=[*PARTS, "all"], default="all")
     ap.add_argument("--quick", action="store_true", help="small sizes: a check of the script")
     ap.add_argument("--sizes", help="memory part: comma-separated pair counts (default 100000,300000,1000000)")
-    ap.add_argument("--pairs", type=int, help="throughput and resume parts: pairs (default 100000 / 300000)")
+    ap.add_argument("--pairs", type=int,
+                    help="throughput, resume and per-core parts: pairs (default 100000 / 300000 / 2000000)")
     ap.add_argument("--chunk-pairs", type=int, help="memory and throughput parts: chunk size (default: the CLI's)")
     args = ap.parse_args()
     args.sizes = [int(x) for x in (args.sizes or ("20000,60000" if args.quick else "100000,300000,1000000")).split(",")]
