@@ -93,12 +93,12 @@ def train_priors(batches: Iterable[tuple], seed: int = 0, runs: int | None = Non
         runs_files = aligner.run(tmp, files, 0)
         priors = Priors()
         starts = range(0, n, 2000)
-        voted = aligner.combine(runs_files, ((files.src_lens[i:i + 2000], files.tgt_lens[i:i + 2000]) for i in starts))
+        lens = [(files.src_lens[i:i + 2000], files.tgt_lens[i:i + 2000]) for i in starts]
+        voted = aligner.combine(runs_files, lens)
         with open(files.src_path, encoding="utf-8") as fs, open(files.tgt_path, encoding="utf-8") as ft:
-            for start, (links, _, _, _) in zip(starts, voted):
-                lens = (files.src_lens[start:start + 2000], files.tgt_lens[start:start + 2000])
-                src = [fs.readline().split() for _ in lens[0]]
-                tgt = [ft.readline().split() for _ in lens[0]]
+            for start, (src_lens, _), (links, _, _, _) in zip(starts, lens, voted):
+                src = [fs.readline().split() for _ in src_lens]
+                tgt = [ft.readline().split() for _ in src_lens]
                 k = 0
                 for group, run in itertools.groupby(groups[start:start + len(src)]):
                     m = k + len(list(run))
@@ -198,12 +198,14 @@ class ChunkAligner:
         if not self.priors_path and similarity is None:
             return None
         path = os.path.join(tmp, "priors")
+        parts = [self.priors_path] if self.priors_path else []
         own = os.path.join(self.own_dir, own_name(index)) if self.own_dir else None
+        if own and os.path.exists(own):  # a chunk without sampled pairs has none
+            parts.append(own)
         with open(path, "wb") as out:
-            for extra in (self.priors_path, own if own and os.path.exists(own) else None):
-                if extra:
-                    with open(extra, "rb") as fh:
-                        shutil.copyfileobj(fh, out)
+            for part in parts:
+                with open(part, "rb") as fh:
+                    shutil.copyfileobj(fh, out)
             if similarity is not None:
                 sim = os.path.join(tmp, "similarity")
                 similarity.write(sim)

@@ -173,21 +173,23 @@ class Pool:
         waiting: deque[tuple[int, tuple]] = deque()  # tasks read but not sent
         done: dict[int, Any] = {}
         source = iter(tasks)
-        state = {"seq": 0, "next_out": 0, "exhausted": False}
+        seq = next_out = 0
+        exhausted = False
 
         def fill() -> None:
             """Read tasks while the window allows and send them to idle workers."""
-            while not state["exhausted"] and len(waiting) < n and state["seq"] - state["next_out"] < window:
+            nonlocal seq, exhausted
+            while not exhausted and len(waiting) < n and seq - next_out < window:
                 try:
                     item = next(source)
                 except StopIteration:
-                    state["exhausted"] = True
+                    exhausted = True
                     break
                 if passthrough is not None and passthrough(item):
-                    done[state["seq"]] = item
+                    done[seq] = item
                 else:
-                    waiting.append((state["seq"], item))
-                state["seq"] += 1
+                    waiting.append((seq, item))
+                seq += 1
             while idle and waiting:
                 w = idle.popleft()
                 s, args = waiting.popleft()
@@ -197,11 +199,11 @@ class Pool:
         self._await_ready(idle)
         while True:
             fill()
-            while state["next_out"] in done:
-                yield done.pop(state["next_out"])
-                state["next_out"] += 1
+            while next_out in done:
+                yield done.pop(next_out)
+                next_out += 1
                 fill()  # the window moved: idle workers get work before the next result waits
-            if state["exhausted"] and not waiting and not busy and state["next_out"] == state["seq"]:
+            if exhausted and not waiting and not busy and next_out == seq:
                 return
             if not busy:
                 continue
