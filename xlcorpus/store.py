@@ -248,12 +248,13 @@ class Store:
         self._keep_contract(c)
         counter: dict[str, Any] = {"rows": 0}
         reader = pa.RecordBatchReader.from_batches(c.arrow_schema, self._checked(c, data, counter))
-        props = self._props(metadata, txn)
+        exists = self.exists(table)
+        props = self._props(metadata, txn, creating=mode in {"error", "merge"} and not exists)
         uri = self.uri(table)
         partition_by = list(c.partition_by) or None
         inserted = None
         try:
-            if mode == "merge" and self.exists(table):
+            if mode == "merge" and exists:
                 dt = self._delta(table)
                 metrics = (dt.merge(reader, predicate="t.id = s.id", source_alias="s", target_alias="t",
                                     commit_properties=props)
@@ -331,11 +332,15 @@ class Store:
                                                     partition_by=list(c.partition_by) or None,
                                                     commit_properties=props)
 
-    def _props(self, metadata: Mapping[str, Any] | None, txn: Txn | None):
+    def _props(self, metadata: Mapping[str, Any] | None, txn: Txn | None, creating: bool = False):
+        """Commit properties. A commit that creates a table is never retried: deltalake would
+        otherwise turn a second writer's creation into a blind append on top of the first
+        (two identical runs into a fresh store would each add their rows)."""
         from deltalake import CommitProperties, Transaction
 
         apps = [Transaction(app_id=txn[0], version=txn[1])] if txn is not None else None
-        return CommitProperties(custom_metadata=self._commit_metadata(metadata), app_transactions=apps)
+        return CommitProperties(custom_metadata=self._commit_metadata(metadata), app_transactions=apps,
+                                max_commit_retries=0 if creating else None)
 
     def transaction_version(self, table: str, app_id: str) -> int | None:
         """The version of app transaction ``app_id`` recorded in ``table`` (None: never)."""
@@ -398,7 +403,8 @@ class Store:
                     size, mtime = st.st_size, st.st_mtime
                 actions.append(AddAction(rel, size, dict(f.partition), int(mtime * 1000), True,
                                          f.stats or json.dumps({"numRecords": f.rows})))
-            self._add(table, c, actions, mode, exists, self._props(metadata, txn))
+            self._add(table, c, actions, mode, exists,
+                      self._props(metadata, txn, creating=mode in {"error", "merge"} and not exists))
         except Exception as exc:
             if mode == "merge" and not exists and self.exists(table):  # created meanwhile: merge
                 for path, f in zip(moved, files):  # put the files back for the merge
