@@ -582,8 +582,8 @@ class Store:
         """Add (or with ``overwrite`` replace) one release row; False when another writer
         committed first or took the name meanwhile.
 
-        Every tag rewrites the (tiny) table from the version it read, committed as exactly
-        the next version with no retry (``max_commit_retries=0``): a tag committed meanwhile
+        Every tag creates the (tiny) table or rewrites it from the version it read, committed
+        as exactly that version with no retry (``max_commit_retries=0``): a tag committed meanwhile
         makes this commit fail, whatever names the two add (deltalake's retry would let two
         taggers both add the same name), and the caller reads the table again."""
         from deltalake import CommitProperties, DeltaTable, write_deltalake
@@ -595,7 +595,8 @@ class Store:
         uri = f"{self.root}/{RELEASES}"
         try:
             if not DeltaTable.is_deltatable(uri, storage_options=self.storage_options):
-                write_deltalake(uri, row, mode="error", storage_options=self.storage_options)
+                write_deltalake(uri, row, mode="error", storage_options=self.storage_options,
+                                commit_properties=CommitProperties(max_commit_retries=0))
                 return True
             dt = DeltaTable(uri, storage_options=self.storage_options)
             current = dt.to_pyarrow_dataset().to_table(use_threads=False).cast(RELEASES_SCHEMA)
