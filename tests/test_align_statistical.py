@@ -162,3 +162,66 @@ def test_each_eflomal_phase_is_reported_as_it_ends(tmp_path, model):
                            tmp_path, on_phase=lambda: seen.append(1))
     assert len(seen) == phases(model) == 2 * (model + 1)
     assert len(open(fwd).read().splitlines()) == len(open(rev).read().splitlines()) == 40
+
+
+def test_token_lines_for_eflomal_replace_inner_whitespace():
+    from xlcorpus.align.statistical import _clean
+
+    assert _clean(["a", "b"]) == "a b"
+    assert _clean([]) == ""
+    cases = [["a b", "c"], ["", "x"], ["x", ""], ["a\u00a0b"], ["tab\there"], ["thin\u2009space", "ok"],
+             ["line\nbreak"], [" lead", "trail "], ["a", "  ", "b"], ["\u3000"]]
+    for tokens in cases:
+        line = _clean(tokens)
+        assert line.split(" ") == line.split() and len(line.split()) == len(tokens), (tokens, line)
+        assert line == " ".join("_".join(t.split()) or "_" for t in tokens)
+
+
+def test_one_run_vote_is_the_general_vote_of_one_run():
+    """The vectorized vote of one run (both directions) gives what the general vote gives,
+    link for link, with sorted directions, positions beyond the sentence dropped from the
+    links only, and a bad output line named."""
+    from xlcorpus.align.statistical import combine_runs, parse_links, vote_one_run
+
+    rng = random.Random(3)
+    src_lens, tgt_lens, fwd_lines, rev_lines = [], [], [], []
+    for _ in range(300):
+        a, b = rng.randint(0, 12), rng.randint(0, 12)
+        src_lens.append(a)
+        tgt_lens.append(b)
+        for out in (fwd_lines, rev_lines):
+            links = {(rng.randint(0, a + 1), rng.randint(0, b + 1)) for _ in range(rng.randint(0, a + b))}
+            out.append(" ".join(f"{i}-{j}" for i, j in rng.sample(sorted(links), len(links))) + "\n")
+    fwd = [parse_links(x) for x in fwd_lines]
+    rev = [parse_links(x) for x in rev_lines]
+    for threshold in (0.5, 0.9, 1.0):
+        expected = combine_runs([(fwd, rev)], src_lens, tgt_lens, "vote", threshold)
+        assert vote_one_run(fwd_lines, rev_lines, src_lens, tgt_lens, threshold) == expected
+        links, f, r, scores = vote_one_run(fwd_lines, rev_lines, src_lens, tgt_lens, threshold, directions=False)
+        assert (links, scores) == (expected[0], expected[3]) and f == r == []
+        assert any(expected[0]) == (threshold < 1)
+    assert any(l != sorted(l) for l in fwd)
+    with pytest.raises(ValueError, match="x-1"):
+        vote_one_run(fwd_lines[:2] + ["0-0 x-1\n"], rev_lines[:3], src_lens[:3], tgt_lens[:3], 0.5)
+    with pytest.raises(RuntimeError, match="fewer alignment lines"):
+        vote_one_run(fwd_lines[:2], rev_lines[:3], src_lens[:3], tgt_lens[:3], 0.5)
+
+
+def test_priors_parts_read_as_eflomal_reads_their_concatenation(tmp_path):
+    import eflomal
+
+    from xlcorpus.align.statistical import read_priors_parts
+
+    shared = Priors.from_alignments([["a", "b"], ["b", "c"]], [["x", "y"], ["y", "z"]],
+                                    [[(0, 0), (1, 1)], [(0, 0), (1, 1)]], [[(0, 0), (1, 1)], [(0, 0)]])
+    own = Priors.from_alignments([["a", "b"]], [["x", "y"]], [[(0, 0), (1, 1)]], [[(0, 0), (1, 1)]])
+    shared.write(tmp_path / "shared")
+    shared.write_leaving_out(own, tmp_path / "own")
+    Priors(lex={("a", "x"): 2.5}).write(tmp_path / "sim")
+    parts = [tmp_path / "shared", tmp_path / "own", tmp_path / "sim"]
+    (tmp_path / "all").write_text("".join(p.read_text() for p in parts))
+    with open(tmp_path / "all", encoding="utf-8") as fh:
+        expected = eflomal.read_priors(fh)
+    for _ in range(2):  # the second time, the shared part comes from the cache
+        assert read_priors_parts(parts) == expected
+    assert read_priors_parts(parts[:1]) == read_priors_parts(parts[:1]) != expected

@@ -49,7 +49,7 @@ from .. import progress
 from ..ids import seed_for
 from .priors import Priors, alignment_events, similarity_priors
 from .statistical import (AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links, _clean, align_files, combine_runs,
-                          parse_links, phases)
+                          parse_links, phases, vote_one_run)
 
 CHUNK_PAIRS = 50_000
 PRIORS_SAMPLE = 100_000
@@ -94,7 +94,7 @@ def train_priors(batches: Iterable[tuple], seed: int = 0, runs: int | None = Non
         priors = Priors()
         starts = range(0, n, 2000)
         lens = [(files.src_lens[i:i + 2000], files.tgt_lens[i:i + 2000]) for i in starts]
-        voted = aligner.combine(runs_files, lens)
+        voted = aligner.combine(runs_files, lens, directions=False)
         with open(files.src_path, encoding="utf-8") as fs, open(files.tgt_path, encoding="utf-8") as ft:
             for start, (src_lens, _), (links, _, _, _) in zip(starts, lens, voted):
                 src = [fs.readline().split() for _ in src_lens]
@@ -140,8 +140,9 @@ class ChunkAligner:
     own_dir: str | None = None       # holds own-NNNNN: the priors' counts from chunk N's pairs
     split_directions: bool = False   # each run's two directions in two processes at once
 
-    def align(self, src: list[list[str]], tgt: list[list[str]], index: int) -> ChunkResult:
-        """Align one chunk given as token lists."""
+    def align(self, src: list[list[str]], tgt: list[list[str]], index: int, directions: bool = True) -> ChunkResult:
+        """Align one chunk given as token lists (``directions``: with the forward and reverse
+        links, else those are empty)."""
         t0 = time.perf_counter()
         if not src:
             return ChunkResult([], [], [], [], 0.0)
@@ -149,7 +150,7 @@ class ChunkAligner:
             with ChunkFiles(tmp, self.options.get("similarity_weight", 1.0)) as files:
                 files.add(src, tgt)
             runs = self.run(tmp, files, index)
-            links, fwd, rev, scores = next(self.combine(runs, [(files.src_lens, files.tgt_lens)]))
+            links, fwd, rev, scores = next(self.combine(runs, [(files.src_lens, files.tgt_lens)], directions=directions))
         return ChunkResult(links, fwd, rev, scores, time.perf_counter() - t0)
 
     def run(self, workdir: str, files: "ChunkFiles", index: int) -> list[tuple[str, str]]:
@@ -171,10 +172,11 @@ class ChunkAligner:
         return out
 
     def combine(self, runs: list[tuple[str, str]], batches: Iterable[tuple[list[int], list[int]]],
-                skip: int = 0) -> Iterator[tuple[Links, Links, Links, list[list[float]]]]:
+                skip: int = 0, directions: bool = True) -> Iterator[tuple[Links, Links, Links, list[list[float]]]]:
         """Voted links per batch of pairs (given as source and target lengths), read from the
         runs' link files (after ``skip`` pairs) as the batches come: memory grows with a
-        batch, not the chunk."""
+        batch, not the chunk. Without ``directions``, the forward and reverse links may be
+        left empty (one run: they are not read into Python)."""
         opt = EflomalOptions.from_kwargs(self.options)
         handles = [(open(f, encoding="utf-8"), open(r, encoding="utf-8")) for f, r in runs]
         try:
@@ -182,8 +184,14 @@ class ChunkAligner:
                 for _ in range(skip):
                     f.readline()
                     r.readline()
+            one_run = len(handles) == 1 and self.symmetrize == "vote" and opt.threshold >= 0.5
             for src_lens, tgt_lens in batches:
                 k = len(src_lens)
+                if one_run:
+                    f, r = handles[0]
+                    yield vote_one_run(list(itertools.islice(f, k)), list(itertools.islice(r, k)), src_lens, tgt_lens,
+                                       opt.threshold, directions)
+                    continue
                 results = [(_take_links(f, k), _take_links(r, k)) for f, r in handles]
                 yield combine_runs(results, src_lens, tgt_lens, self.symmetrize, opt.threshold)
         finally:
@@ -191,27 +199,18 @@ class ChunkAligner:
                 f.close()
                 r.close()
 
-    def _chunk_priors(self, similarity: Priors | None, tmp: str, index: int = 0) -> str | None:
-        """The shared priors less the counts that came from this chunk's own pairs (if any
-        were in the sample: counted once, not twice), plus this chunk's similarity priors
-        (eflomal sums LEX lines)."""
-        if not self.priors_path and similarity is None:
-            return None
-        path = os.path.join(tmp, "priors")
+    def _chunk_priors(self, similarity: Priors | None, tmp: str, index: int = 0) -> list[str] | None:
+        """The parts of this chunk's priors: the shared priors, less the counts that came
+        from this chunk's own pairs (if any were in the sample: counted once, not twice),
+        plus this chunk's similarity priors (eflomal sums LEX lines)."""
         parts = [self.priors_path] if self.priors_path else []
         own = os.path.join(self.own_dir, own_name(index)) if self.own_dir else None
         if own and os.path.exists(own):  # a chunk without sampled pairs has none
             parts.append(own)
-        with open(path, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as fh:
-                    shutil.copyfileobj(fh, out)
-            if similarity is not None:
-                sim = os.path.join(tmp, "similarity")
-                similarity.write(sim)
-                with open(sim, "rb") as more:
-                    shutil.copyfileobj(more, out)
-        return path
+        if similarity is not None:
+            parts.append(os.path.join(tmp, "similarity"))
+            similarity.write(parts[-1])
+        return parts or None
 
 
 def own_name(index: int) -> str:
@@ -237,6 +236,20 @@ def _take_links(fh, k: int) -> Links:
     return out
 
 
+_SIMILARITY_CACHE: tuple[dict, dict] = ({}, {})
+_SIMILARITY_CACHE_MAX = 2_000_000
+
+
+def _similarity_cache() -> tuple[dict, dict]:
+    """The word types (and type pairs) that :func:`similarity_priors` analysed in this
+    process, kept across chunks (a worker aligns many chunks of one vocabulary); emptied
+    when it holds more than ``_SIMILARITY_CACHE_MAX`` entries."""
+    if sum(map(len, _SIMILARITY_CACHE)) > _SIMILARITY_CACHE_MAX:
+        for part in _SIMILARITY_CACHE:
+            part.clear()
+    return _SIMILARITY_CACHE
+
+
 class ChunkFiles:
     """Writes a chunk's token lines for eflomal batch by batch, keeping only the sentence
     lengths and the chunk's similarity priors (summed per batch: the same counts)."""
@@ -247,7 +260,7 @@ class ChunkFiles:
         self.src_lens: list[int] = []
         self.tgt_lens: list[int] = []
         self.similarity = Priors()
-        self._cache: tuple[dict, dict] = ({}, {})  # word types analysed by similarity_priors
+        self._cache = _similarity_cache()
 
     def __enter__(self) -> "ChunkFiles":
         self._src = open(self.src_path, "w", encoding="utf-8")
@@ -299,7 +312,7 @@ def _align_chunk_file(aligner: ChunkAligner, path: str, index: int) -> tuple[int
             s, t = line.rstrip("\n").split("\t")
             src.append(s.split())
             tgt.append(t.split())
-    res = aligner.align(src, tgt, index)
+    res = aligner.align(src, tgt, index, directions=False)
     with open(path + ".links", "w", encoding="utf-8") as out, open(path + ".scores", "w", encoding="utf-8") as sc:
         out.writelines(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in res.links)
         sc.writelines(" ".join(f"{x:g}" for x in xs) + "\n" for xs in res.scores)

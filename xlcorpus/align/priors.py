@@ -219,11 +219,11 @@ def similarity_priors(src: list[list[str]], tgt: list[list[str]], weight: float 
     lex: Counter = Counter()
     for s, t in zip(src[:max_pairs], tgt[:max_pairs]):
         by_first: dict[str, list[str]] = {}
-        for b in {w.lower() for w in t}:
+        for b in set(map(str.lower, t)):
             ib = info.get(b) or info.setdefault(b, _type_info(b, rom))
             if ib.plain:
                 by_first.setdefault(ib.plain[0], []).append(b)
-        for a in {w.lower() for w in s}:
+        for a in set(map(str.lower, s)):
             ia = info.get(a) or info.setdefault(a, _type_info(a, rom))
             if not ia.plain:
                 continue

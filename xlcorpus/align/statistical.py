@@ -38,16 +38,20 @@ that chunked alignment (:mod:`xlcorpus.align.chunked`) uses.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
 import tempfile
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+import numpy as np
 
 from .. import progress
 from ..ids import seed_for
@@ -110,17 +114,85 @@ class AlignResult:
         return Priors.from_alignments(self.src, self.tgt, self.forward, self.reverse)
 
 
+_NOT_SPACE_WS = re.compile(r"[^\S ]")  # whitespace other than the plain space
+
+
 def _clean(tokens: Sequence[str]) -> str:
-    """One eflomal input line: tokens joined by spaces (inner whitespace becomes ``_``)."""
+    """One eflomal input line: tokens joined by spaces (inner whitespace becomes ``_``, an
+    empty token ``_``). Tokens without whitespace, the usual case, are joined as they are."""
+    line = " ".join(tokens)
+    if all(tokens) and line.count(" ") == len(tokens) - 1 and not _NOT_SPACE_WS.search(line):
+        return line
     return " ".join("_".join(t.split()) or "_" for t in tokens)
 
 
 def parse_links(line: str) -> list[Link]:
     """0-indexed ``i-j`` links of one line of eflomal's output."""
-    v = list(map(int, line.replace("-", " ").split()))
+    try:
+        v = list(map(int, line.replace("-", " ").split()))
+    except ValueError:
+        v = [-1]
     if len(v) % 2:
         raise ValueError(f"not a line of i-j links: {line.strip()[:200]!r}")
     return list(zip(v[::2], v[1::2]))
+
+
+def _link_values(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Links per line and the flat ``(links, 2)`` positions of consecutive output lines."""
+    counts = np.fromiter((line.count("-") for line in lines), dtype=np.int64, count=len(lines))
+    text = "".join(lines).replace("-", " ")
+    try:
+        with warnings.catch_warnings():  # older numpy warns where it stops at a bad value, newer raises
+            warnings.simplefilter("ignore", DeprecationWarning)
+            values = np.fromstring(text, dtype=np.int64, sep=" ") if text.strip() else np.zeros(0, np.int64)
+    except ValueError:
+        values = np.zeros(1, np.int64)  # not a count of links: the bad line is found below
+    if values.size != 2 * counts.sum() or (values.size and values.min() < 0):
+        for line in lines:
+            parse_links(line)  # names the bad line
+        raise ValueError("not lines of i-j links")
+    return counts, values.reshape(-1, 2)
+
+
+def _links_of_keys(keys: np.ndarray, n: int, width: int) -> Links:
+    """Per line, the links of sorted keys ``(line * width + i) * width + j``."""
+    line, rest = np.divmod(keys, width * width)
+    i, j = np.divmod(rest, width)
+    flat = list(zip(i.tolist(), j.tolist()))
+    out, start = [], 0
+    for end in np.cumsum(np.bincount(line, minlength=n)).tolist():
+        out.append(flat[start:end])
+        start = end
+    return out
+
+
+def vote_one_run(fwd_lines: Sequence[str], rev_lines: Sequence[str], src_lens: Sequence[int],
+                 tgt_lens: Sequence[int], threshold: float,
+                 directions: bool = True) -> tuple[Links, Links, Links, list[list[float]]]:
+    """:func:`combine_runs` of one run voted by direction (``vote``, ``0.5 <= threshold``),
+    vectorized: eflomal's output lines in, the links of both directions (within the
+    sentences) out, with forward and reverse links sorted (empty unless ``directions``)."""
+    n = len(src_lens)
+    if len(fwd_lines) != n or len(rev_lines) != n:
+        raise RuntimeError("eflomal wrote fewer alignment lines than there are sentence pairs")
+    (fc, fv), (rc, rv) = _link_values(fwd_lines), _link_values(rev_lines)
+    width = 1 + max(max(src_lens, default=0), max(tgt_lens, default=0),
+                    int(fv.max(initial=0)), int(rv.max(initial=0)))
+    if n * width * width >= 2 ** 62:
+        raise ValueError(f"sentences too long to vote on at once ({width - 1} tokens)")
+    row = np.arange(n, dtype=np.int64)
+    fk = np.sort((np.repeat(row, fc) * width + fv[:, 0]) * width + fv[:, 1])
+    rk = np.sort((np.repeat(row, rc) * width + rv[:, 0]) * width + rv[:, 1])
+    both = fk[rk[np.minimum(np.searchsorted(rk, fk), len(rk) - 1)] == fk] if threshold < 1 and len(rk) else fk[:0]
+    both = both[np.r_[True, both[1:] != both[:-1]]] if len(both) else both  # each link once
+    line, rest = np.divmod(both, width * width)
+    keep = (rest // width < np.asarray(src_lens, dtype=np.int64)[line]) & \
+        (rest % width < np.asarray(tgt_lens, dtype=np.int64)[line])
+    links = _links_of_keys(both[keep], n, width)
+    scores = [[1.0] * len(l) for l in links]
+    if not directions:
+        return links, [], [], scores
+    return links, _links_of_keys(fk, n, width), _links_of_keys(rk, n, width), scores
 
 
 def _read_links(path: str, n: int) -> Links:
@@ -148,12 +220,64 @@ def phases(model: int) -> int:
     return 2 * (model + 1)
 
 
-def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: str | Path | None,
+PriorsParts = str | Path | Sequence[str | Path] | None
+
+
+def _eflomal_priors(path: str) -> tuple:
+    import eflomal
+
+    with open(path, encoding="utf-8") as fh:
+        return eflomal.read_priors(fh)
+
+
+@functools.lru_cache(maxsize=2)
+def _shared_priors(path: str, size: int, mtime_ns: int) -> tuple:
+    return _eflomal_priors(path)
+
+
+def read_priors_parts(parts: Sequence[str | Path]) -> tuple:
+    """What eflomal's ``read_priors`` reads from the parts' concatenation (lexical and
+    fertility lines listed, then summed by eflomal; the last line of a jump kept). The
+    first part, the shared priors every chunk reads, is parsed once per process."""
+    lex, hmmf, hmmr, ferf, ferr = [], {}, {}, [], []
+    for k, part in enumerate(parts):
+        st = os.stat(part)
+        got = _shared_priors(str(part), st.st_size, st.st_mtime_ns) if k == 0 else _eflomal_priors(str(part))
+        lex.extend(got[0])
+        hmmf.update(got[1])
+        hmmr.update(got[2])
+        ferf.extend(got[3])
+        ferr.extend(got[4])
+    return lex, hmmf, hmmr, ferf, ferr
+
+
+def _prepare(src_path: str | Path, tgt_path: str | Path, priors: PriorsParts, prefix_len: int, suffix_len: int,
+             work: Path) -> int:
+    """eflomal's ``prepare_files``: numeric sentence files and priors (from ``priors``'s parts)
+    under ``work``; returns the number of sentences."""
+    import eflomal
+
+    parts = [priors] if isinstance(priors, (str, Path)) else list(priors or [])
+    with open(src_path, encoding="utf-8") as s_in, open(work / "src.num", "wb") as s_out:
+        src_index, n, _ = eflomal.to_eflomal_text_file(s_in, s_out, prefix_len, suffix_len)
+    with open(tgt_path, encoding="utf-8") as t_in, open(work / "tgt.num", "wb") as t_out:
+        tgt_index, n_tgt, _ = eflomal.to_eflomal_text_file(t_in, t_out, prefix_len, suffix_len)
+    if n != n_tgt:
+        raise ValueError(f"{src_path} has {n} sentences, {tgt_path} {n_tgt}")
+    with open(work / "priors.num", "w", encoding="utf-8") as p_out:
+        if parts:
+            eflomal.to_eflomal_priors_file(read_priors_parts(parts), src_index, tgt_index, p_out)
+    return n
+
+
+def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: PriorsParts,
                 opt: EflomalOptions, prefix_len: int, seed: int, workdir: str | Path,
                 n_sentences: int | None = None, on_phase: Callable[[], None] | None = None,
                 split_directions: bool = False) -> tuple[str, str]:
-    """One eflomal run on line-parallel token files (one sentence per line, space separated);
-    returns the paths of the forward and reverse links it wrote under ``workdir``.
+    """One eflomal run on line-parallel token files (one sentence per line, space separated)
+    with the priors in ``priors_path`` (a file, or parts read as their concatenation, see
+    :func:`read_priors_parts`); returns the paths of the forward and reverse links it wrote
+    under ``workdir``.
 
     The files are converted to eflomal's numeric format here (holding one file's
     vocabulary and sentence arrays: memory grows with the file, so callers chunk), then
@@ -164,23 +288,9 @@ def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: str | P
     as two processes at once (each direction seeds itself from the same seed, so the links
     are the same as from one process doing both in turn).
     """
-    import eflomal
-
     work = Path(workdir)
-    aligner = eflomal.Aligner(model=opt.model, source_prefix_len=prefix_len, source_suffix_len=opt.suffix_len,
-                              target_prefix_len=prefix_len, target_suffix_len=opt.suffix_len)
     src_num, tgt_num, pri_num = work / "src.num", work / "tgt.num", work / "priors.num"
-    with open(src_path, encoding="utf-8") as s_in, open(tgt_path, encoding="utf-8") as t_in, \
-            open(src_num, "wb") as s_out, open(tgt_num, "wb") as t_out, \
-            open(pri_num, "w", encoding="utf-8") as p_out:
-        p_in = open(priors_path, encoding="utf-8") if priors_path else None
-        try:
-            aligner.prepare_files(s_in, s_out, t_in, t_out, p_in, p_out)
-        finally:
-            if p_in:
-                p_in.close()
-    with open(src_num, "rb") as fh:
-        n = int(fh.readline().split()[0])
+    n = _prepare(src_path, tgt_path, priors_path, prefix_len, opt.suffix_len, work)
     it = _iterations(opt, n_sentences or n)
     fwd, rev = str(work / "fwd"), str(work / "rev")
     args = ["-m", str(opt.model), "-s", str(src_num), "-t", str(tgt_num), "-n", str(opt.n_samplers),
