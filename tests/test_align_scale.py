@@ -4,6 +4,7 @@ import json
 import random
 from collections import Counter
 
+import numpy as np
 import pyarrow.compute as pc
 import pytest
 
@@ -267,3 +268,18 @@ def test_split_directions_give_the_links_of_one_process(tmp_path):
         fwd, rev = align_files(src, tgt, None, EflomalOptions(), 4, 11, work, split_directions=split)
         out[split] = (open(fwd).read(), open(rev).read())
     assert out[True] == out[False] and out[True][0].count("-") > 500
+
+
+def test_a_files_sample_is_a_function_of_seed_and_line_number():
+    from xlcorpus.align.chunked import lines_in_sample
+
+    whole = lines_in_sample(3, 1, 40_000, 0.25)
+    assert 9_500 < whole.sum() < 10_500
+    pieces = [lines_in_sample(3, first, 1000, 0.25) for first in range(1, 40_001, 1000)]
+    assert (np.concatenate(pieces) == whole).all()  # blocks of any size agree
+    assert (lines_in_sample(3, 5001, 7, 0.25) == whole[5000:5007]).all()
+    other = lines_in_sample(4, 1, 40_000, 0.25)
+    assert 0.2 < (whole & other).sum() / whole.sum() < 0.3  # another seed: an independent sample
+    assert lines_in_sample(0, 1, 10, 1.0).all() and not lines_in_sample(0, 1, 1000, 0.0).any()
+    runs = np.diff(np.flatnonzero(np.diff(whole.astype(int)))).max()
+    assert runs < 60  # no long stretch in or out: neighbouring lines are mixed

@@ -6,8 +6,9 @@ one independent eflomal job (one or more runs, voted as in
 corpus. Every chunk reads the same priors (Dirichlet counts, see :mod:`.priors`):
 
 - trained once, :func:`train_priors`: eflomal aligns a sample of ``priors_sample`` pairs,
-  chosen by :func:`in_sample` from a hash of (seed, pair key), so the sample does not
-  depend on the order, the batching or the chunking; :meth:`Priors.from_alignments` turns
+  chosen from a hash of (seed, pair key) (:func:`in_sample` for a table's ids,
+  :func:`lines_in_sample` for a file's line numbers), so the sample does not depend on
+  the order, the batching or the chunking; :meth:`Priors.from_alignments` turns
   its *symmetrized* links (those the aligner outputs) into counts, for both directions,
   with fertility 0 counted for words that have no link. Each chunk then reads the priors
   *less the counts of its own pairs* that were in the sample (:func:`write_own`,
@@ -45,6 +46,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .. import progress
 from ..ids import seed_for
 from .priors import Priors, alignment_events, similarity_priors
@@ -53,11 +56,33 @@ from .statistical import (AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links,
 
 CHUNK_PAIRS = 50_000
 PRIORS_SAMPLE = 100_000
+SAMPLE_BLOCK = 1 << 16  # lines whose sample membership is computed at once
 
 
 def in_sample(seed: int, key: object, share: float) -> bool:
     """Whether the pair ``key`` belongs to the priors sample (``share`` of all pairs)."""
     return share >= 1 or seed_for(seed, "priors-sample", key) < share * 2.0 ** 64
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: a bijection of 64-bit integers in which every input bit moves
+    about half of the output bits."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def lines_in_sample(seed: int, first: int, count: int, share: float) -> np.ndarray:
+    """Whether each of the lines ``first`` .. ``first + count - 1`` belongs to the priors
+    sample (``share`` of all lines): :func:`in_sample` for line numbers, vectorized (a
+    mixed hash of the seed's key plus the line number)."""
+    if share >= 1:
+        return np.ones(count, dtype=bool)
+    base = np.uint64(seed_for(seed, "priors-sample-lines"))
+    numbers = np.arange(first, first + count, dtype=np.uint64)
+    return _mix64(numbers + base) < np.uint64(min(share * 2.0 ** 64, 2.0 ** 64 - 4096))
 
 
 def sample_share(total: int, sample: int) -> float:
@@ -327,16 +352,19 @@ def count_pairs(path: str) -> int:
 
 def sample_pairs(path: str, sample: int, seed: int, total: int, chunk_pairs: int = CHUNK_PAIRS,
                  size: int = 2000) -> Iterator[tuple[list[list[str]], list[list[str]], list[int]]]:
-    """The seeded priors sample of a ``src ||| tgt`` file (keyed by line number), in batches
-    of (source tokens, target tokens, chunk of each pair)."""
+    """The seeded priors sample of a ``src ||| tgt`` file (:func:`lines_in_sample`), in
+    batches of (source tokens, target tokens, chunk of each pair)."""
     from ..sources.inputs import read_pair_lines
 
     share = sample_share(total, sample)
     src: list[list[str]] = []
     tgt: list[list[str]] = []
     groups: list[int] = []
+    picked: list[bool] = []
     for n, (_, s, t) in enumerate(read_pair_lines(path), 1):
-        if in_sample(seed, n, share):
+        if (n - 1) % SAMPLE_BLOCK == 0:
+            picked = lines_in_sample(seed, n, SAMPLE_BLOCK, share).tolist()
+        if picked[(n - 1) % SAMPLE_BLOCK]:
             src.append(s.split())
             tgt.append(t.split())
             groups.append((n - 1) // chunk_pairs)
