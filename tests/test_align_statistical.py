@@ -1,6 +1,7 @@
 """eflomal wrapper: shapes, extra bitext, priors, votes (tiny corpora, fast)."""
 
 import random
+from collections import Counter
 
 import pytest
 
@@ -225,3 +226,25 @@ def test_priors_parts_read_as_eflomal_reads_their_concatenation(tmp_path):
     for _ in range(2):  # the second time, the shared part comes from the cache
         assert read_priors_parts(parts) == expected
     assert read_priors_parts(parts[:1]) == read_priors_parts(parts[:1]) != expected
+
+
+def test_symmetrized_counts_are_the_counts_of_from_alignments():
+    from xlcorpus.align.priors import symmetrized_counts
+
+    rng = random.Random(5)
+    words = ["Le", "le", "chat", "Chat", "dog", "é", "x y", "a"]
+    src, tgt, links = [], [], []
+    for _ in range(400):
+        s = [rng.choice(words) for _ in range(rng.randint(0, 9))]
+        t = [rng.choice(words) for _ in range(rng.randint(0, 9))]
+        cand = {(rng.randrange(len(s)), rng.randrange(len(t))) for _ in range(rng.randint(0, 12))} if s and t else set()
+        src.append(s)
+        tgt.append(t)
+        links.append(sorted(cand))
+    expected = Priors.from_alignments(src, tgt, links, links, zero_fertility=True)
+    got = symmetrized_counts(src, tgt, links)
+    for name in ("lex", "hmmf", "hmmr", "ferf", "ferr"):
+        assert getattr(got, name) == getattr(expected, name), name
+    assert expected.hmmf and any(k < 0 for k in expected.hmmf) and ("x y", 0) in expected.ferf
+    empty = symmetrized_counts([[], ["a"]], [["b"], []], [[], []])
+    assert empty.lex == Counter() and empty.ferf == Counter({("a", 0): 1})

@@ -50,7 +50,7 @@ import numpy as np
 
 from .. import progress
 from ..ids import seed_for
-from .priors import Priors, alignment_events, similarity_priors
+from .priors import Priors, similarity_priors, symmetrized_counts
 from .statistical import (AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links, _clean, align_files, combine_runs,
                           parse_links, phases, vote_one_run)
 
@@ -127,10 +127,11 @@ def train_priors(batches: Iterable[tuple], seed: int = 0, runs: int | None = Non
                 k = 0
                 for group, run in itertools.groupby(groups[start:start + len(src)]):
                     m = k + len(list(run))
-                    events = alignment_events(src[k:m], tgt[k:m], links[k:m], links[k:m], zero_fertility=True)
-                    priors.add(events)
+                    counts = symmetrized_counts(src[k:m], tgt[k:m], links[k:m])
+                    priors += counts
                     if own is not None and group is not None:
-                        own.setdefault(group, Priors()).add(events)
+                        mine = own.setdefault(group, Priors())
+                        mine += counts
                     k = m
         voted.close()
     return priors

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
+import numpy as np
+
 NUMBER = re.compile(r"^[+-]?\d[\d.,]*$")
 
 
@@ -136,6 +138,60 @@ def alignment_events(src: list[list[str]], tgt: list[list[str]], fwd: list[list[
             fer_s.extend((w, n) for w, n in zip(s, ferf) if n)
             fer_t.extend((w, n) for w, n in zip(t, ferr) if n)
     return lex, hmmf, hmmr, fer_s, fer_t
+
+
+def _ids(sents: list[list[str]]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Lowercased tokens as ids (one array for all sentences), the id's words, and where each
+    sentence starts in the array."""
+    vocab: dict[str, int] = {}
+    ids = np.fromiter((vocab.setdefault(w.lower(), len(vocab)) for s in sents for w in s), dtype=np.int64)
+    starts = np.zeros(len(sents) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in sents], out=starts[1:])
+    return ids, list(vocab), starts
+
+
+def _counted(keys: np.ndarray, decode) -> dict:
+    values, counts = np.unique(keys, return_counts=True)
+    return dict(zip(map(decode, values.tolist()), counts.tolist()))
+
+
+def _vector_jumps(row: np.ndarray, pos: np.ndarray, k: np.ndarray, ends: np.ndarray) -> dict:
+    """:func:`_jumps` of every sentence at once: links given as (row, position, index),
+    sorted by row then position (ties in their order); ``ends``: each row's end index."""
+    first = np.ones(len(row), dtype=bool)
+    first[1:] = (row[1:] != row[:-1]) | (pos[1:] != pos[:-1])
+    prev = np.empty(len(row), dtype=np.int64)
+    prev[:1] = -1
+    prev[1:] = np.where(row[1:] != row[:-1], -1, k[:-1])
+    final = np.ones(len(row), dtype=bool)
+    final[:-1] = row[1:] != row[:-1]
+    last = np.full(len(ends), -1, dtype=np.int64)
+    last[row[final]] = k[final]
+    return _counted(np.concatenate([(k - prev)[first], ends - last]), int)
+
+
+def symmetrized_counts(src: list[list[str]], tgt: list[list[str]], links: list[list[tuple[int, int]]]) -> Priors:
+    """``Priors.from_alignments(src, tgt, links, links, zero_fertility=True)``, vectorized:
+    the counts of symmetrized links (sorted, each once, within the sentences)."""
+    sid, swords, s_at = _ids(src)
+    tid, twords, t_at = _ids(tgt)
+    sizes = [len(l) for l in links]
+    row = np.repeat(np.arange(len(links), dtype=np.int64), sizes)
+    ij = np.fromiter((x for l in links for pair in l for x in pair), dtype=np.int64,
+                     count=2 * sum(sizes)).reshape(-1, 2)
+    i, j = ij[:, 0], ij[:, 1]
+    si, tj = s_at[:-1][row] + i, t_at[:-1][row] + j
+    width = max(len(twords), 1)
+    lex = _counted(sid[si] * width + tid[tj], lambda v: (swords[v // width], twords[v % width]))
+    fers = []
+    for ids, words, at, where in ((sid, swords, s_at, si), (tid, twords, t_at, tj)):
+        fert = np.bincount(where, minlength=len(ids))
+        top = int(fert.max(initial=0)) + 1
+        fers.append(_counted(ids * top + fert, lambda v, words=words, top=top: (words[v // top], v % top)))
+    by_target = np.lexsort((j, row))  # forward jumps: links taken by target position
+    hmmf = _vector_jumps(row[by_target], j[by_target], i[by_target], np.diff(s_at))
+    hmmr = _vector_jumps(row, i, j, np.diff(t_at))  # links are sorted by source position
+    return Priors(Counter(lex), Counter(hmmf), Counter(hmmr), Counter(fers[0]), Counter(fers[1]))
 
 
 def _num(c: float) -> str:
