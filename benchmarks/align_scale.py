@@ -325,8 +325,9 @@ def main() -> None:
         before = print_load(f"before {name}")
         got = fn(args)
         results = json.loads(OUT.read_text()) if OUT.exists() else {}  # parts may run at once
-        results[name] = {**got, "load_before": before, "load_after": print_load(f"after {name}"),
-                         "quick": args.quick}
+        key = f"{name}_{args.pairs}" if args.pairs and name in ("throughput", "per-core") else name
+        results[key] = {**got, "load_before": before, "load_after": print_load(f"after {name}"),
+                        "quick": args.quick}
         write_results("align_scale", results)
 
 

@@ -283,3 +283,20 @@ def test_a_files_sample_is_a_function_of_seed_and_line_number():
     assert lines_in_sample(0, 1, 10, 1.0).all() and not lines_in_sample(0, 1, 1000, 0.0).any()
     runs = np.diff(np.flatnonzero(np.diff(whole.astype(int)))).max()
     assert runs < 60  # no long stretch in or out: neighbouring lines are mixed
+
+
+@needs_seed
+def test_tabs_and_lone_carriage_returns_inside_sentences_survive_chunk_files(tmp_path):
+    """A chunk file holds each pair's text: a tab or a lone CR inside a sentence is
+    whitespace between two tokens there too (it once split a pair, or a line, in two)."""
+    from xlcorpus.align.chunked import align_lines_file
+
+    data = pairs(60, 4)
+    odd = [(s.replace(" ", "\t", 1), t.replace(" ", "\r", 1)) for s, t in data]
+    (tmp_path / "odd.txt").write_bytes("".join(f"{s} ||| {t}\n" for s, t in odd).encode())
+    write_pairs(tmp_path / "plain.txt", 60, 4)
+    for name in ("odd", "plain"):
+        assert align_lines_file(str(tmp_path / f"{name}.txt"), str(tmp_path / f"{name}.links"),
+                                chunk_pairs=25, priors_sample=0, workers=1, seed=0) == 60
+    links = (tmp_path / "odd.links").read_text().splitlines()
+    assert len(links) == 60 and links == (tmp_path / "plain.links").read_text().splitlines()

@@ -326,16 +326,18 @@ def _split_file(path: str, chunk_pairs: int, folder: str) -> Iterator[str]:
             return
         out = os.path.join(folder, f"chunk-{index:05d}.txt")
         with open(out, "w", encoding="utf-8") as fh:
-            fh.writelines(f"{s}\t{t}\n" for _, s, t in part)
+            fh.writelines(f"{s} ||| {t}\n" for _, s, t in part)  # read back by split_pair
         yield out
 
 
 def _align_chunk_file(aligner: ChunkAligner, path: str, index: int) -> tuple[int, float]:
     """Align one chunk file (a worker task); links and scores go next to it."""
+    from ..sources.inputs import split_pair
+
     src, tgt = [], []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", newline="\n") as fh:  # a lone CR inside a sentence is no line end
         for line in fh:
-            s, t = line.rstrip("\n").split("\t")
+            s, t = split_pair(line[:-1])
             src.append(s.split())
             tgt.append(t.split())
     res = aligner.align(src, tgt, index, directions=False)
