@@ -51,8 +51,8 @@ import numpy as np
 from .. import progress
 from ..ids import seed_for
 from .priors import Priors, similarity_priors, symmetrized_counts
-from .statistical import (AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links, _clean, align_files, combine_runs,
-                          parse_links, phases, vote_one_run)
+from .statistical import (AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links, _clean, align_files, phases,
+                          vote_lines)
 
 CHUNK_PAIRS = 50_000
 PRIORS_SAMPLE = 100_000
@@ -202,7 +202,7 @@ class ChunkAligner:
         """Voted links per batch of pairs (given as source and target lengths), read from the
         runs' link files (after ``skip`` pairs) as the batches come: memory grows with a
         batch, not the chunk. Without ``directions``, the forward and reverse links may be
-        left empty (one run: they are not read into Python)."""
+        left empty (see :func:`vote_lines`)."""
         opt = EflomalOptions.from_kwargs(self.options)
         handles = [(open(f, encoding="utf-8"), open(r, encoding="utf-8")) for f, r in runs]
         try:
@@ -210,16 +210,10 @@ class ChunkAligner:
                 for _ in range(skip):
                     f.readline()
                     r.readline()
-            one_run = len(handles) == 1 and self.symmetrize == "vote" and opt.threshold >= 0.5
             for src_lens, tgt_lens in batches:
                 k = len(src_lens)
-                if one_run:
-                    f, r = handles[0]
-                    yield vote_one_run(list(itertools.islice(f, k)), list(itertools.islice(r, k)), src_lens, tgt_lens,
-                                       opt.threshold, directions)
-                    continue
-                results = [(_take_links(f, k), _take_links(r, k)) for f, r in handles]
-                yield combine_runs(results, src_lens, tgt_lens, self.symmetrize, opt.threshold)
+                lines = [(list(itertools.islice(f, k)), list(itertools.islice(r, k))) for f, r in handles]
+                yield vote_lines(lines, src_lens, tgt_lens, self.symmetrize, opt.threshold, directions)
         finally:
             for f, r in handles:
                 f.close()
@@ -250,16 +244,6 @@ def write_own(shared: Priors, own: dict[int, Priors], folder: str | Path) -> Non
         tmp = Path(folder) / (own_name(index) + ".tmp")
         shared.write_leaving_out(part, tmp)
         os.replace(tmp, Path(folder) / own_name(index))
-
-
-def _take_links(fh, k: int) -> Links:
-    out: Links = []
-    for _ in range(k):
-        line = fh.readline()
-        if not line:
-            raise RuntimeError("eflomal wrote fewer alignment lines than there are sentence pairs")
-        out.append(parse_links(line))
-    return out
 
 
 _SIMILARITY_CACHE: tuple[dict, dict] = ({}, {})

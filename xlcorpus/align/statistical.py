@@ -195,12 +195,27 @@ def vote_one_run(fwd_lines: Sequence[str], rev_lines: Sequence[str], src_lens: S
     return links, _links_of_keys(fk, n, width), _links_of_keys(rk, n, width), scores
 
 
-def _read_links(path: str, n: int) -> Links:
+def _read_lines(path: str, n: int) -> list[str]:
     with open(path, encoding="utf-8") as fh:
-        out = [parse_links(line) for line in fh]
+        out = fh.readlines()
     if len(out) != n:
         raise RuntimeError(f"eflomal wrote {len(out)} alignment lines for {n} sentence pairs")
     return out
+
+
+def vote_lines(runs: Sequence[tuple[Sequence[str], Sequence[str]]], src_lens: Sequence[int],
+               tgt_lens: Sequence[int], symmetrize: str, threshold: float,
+               directions: bool = True) -> tuple[Links, Links, Links, list[list[float]]]:
+    """:func:`combine_runs` of the first ``len(src_lens)`` of eflomal's output lines, given
+    per run as (forward lines, reverse lines): one run voted by direction goes through
+    :func:`vote_one_run` (vectorized; forward and reverse links only with ``directions``)."""
+    n = len(src_lens)
+    if any(len(f) < n or len(r) < n for f, r in runs):
+        raise RuntimeError("eflomal wrote fewer alignment lines than there are sentence pairs")
+    if len(runs) == 1 and symmetrize == "vote" and threshold >= 0.5:
+        return vote_one_run(runs[0][0][:n], runs[0][1][:n], src_lens, tgt_lens, threshold, directions)
+    parsed = [([parse_links(x) for x in f[:n]], [parse_links(x) for x in r[:n]]) for f, r in runs]
+    return combine_runs(parsed, src_lens, tgt_lens, symmetrize, threshold)
 
 
 def _iterations(opt: EflomalOptions, n_sentences: int) -> tuple[int, int, int]:
@@ -241,8 +256,11 @@ def read_priors_parts(parts: Sequence[str | Path]) -> tuple:
     first part, the shared priors every chunk reads, is parsed once per process."""
     lex, hmmf, hmmr, ferf, ferr = [], {}, {}, [], []
     for k, part in enumerate(parts):
-        st = os.stat(part)
-        got = _shared_priors(str(part), st.st_size, st.st_mtime_ns) if k == 0 else _eflomal_priors(str(part))
+        if k == 0:
+            st = os.stat(part)
+            got = _shared_priors(str(part), st.st_size, st.st_mtime_ns)
+        else:
+            got = _eflomal_priors(str(part))
         lex.extend(got[0])
         hmmf.update(got[1])
         hmmr.update(got[2])
@@ -323,14 +341,14 @@ def align_files(src_path: str | Path, tgt_path: str | Path, priors_path: PriorsP
 
 def _run_eflomal(src_lines: list[str], tgt_lines: list[str], priors_path: str | None,
                  opt: EflomalOptions, prefix_len: int, seed: int,
-                 on_phase: Callable[[], None] | None = None) -> tuple[Links, Links]:
+                 on_phase: Callable[[], None] | None = None) -> tuple[list[str], list[str]]:
     with tempfile.TemporaryDirectory(prefix="xlc-eflomal-") as tmp:
         src_path, tgt_path = os.path.join(tmp, "src.txt"), os.path.join(tmp, "tgt.txt")
         for path, lines in ((src_path, src_lines), (tgt_path, tgt_lines)):
             with open(path, "w", encoding="utf-8") as fh:
                 fh.writelines(line + "\n" for line in lines)
         fwd, rev = align_files(src_path, tgt_path, priors_path, opt, prefix_len, seed, tmp, on_phase=on_phase)
-        return _read_links(fwd, len(src_lines)), _read_links(rev, len(src_lines))
+        return _read_lines(fwd, len(src_lines)), _read_lines(rev, len(src_lines))
 
 
 def _votes(runs: list[Links], n: int) -> list[Counter]:
@@ -352,12 +370,6 @@ def combine_runs(results: list[tuple[Links, Links]], src_lens: list[int], tgt_le
     """Symmetrized links, majority forward/reverse links and link scores of the first
     ``len(src_lens)`` pairs from the (forward, reverse) links of each run."""
     n, n_runs = len(src_lens), len(results)
-    if n_runs == 1 and symmetrize == "vote" and threshold >= 0.5:  # one run: links of both directions
-        fwd = [sorted(x) for x in results[0][0][:n]]
-        rev = [sorted(x) for x in results[0][1][:n]]
-        links = [sorted(l for l in set(f).intersection(r) if l[0] < a and l[1] < b) if threshold < 1 else []
-                 for f, r, a, b in zip(fwd, rev, src_lens, tgt_lens)]
-        return links, fwd, rev, [[1.0] * len(l) for l in links]
     fwd_votes = _votes([r[0][:n] for r in results], n)
     rev_votes = _votes([r[1][:n] for r in results], n)
     fwd = _majority(fwd_votes, n_runs, threshold if n_runs > 1 else 0.0)
@@ -403,8 +415,8 @@ def align_pairs(src: list[list[str]], tgt: list[list[str]], *,
             jobs = [(train_src, train_tgt, priors_path, opt, prefixes[r % len(prefixes)],
                      seed_for(seed, "eflomal", r), advance) for r in range(n_runs)]
             results = list(pool.map(lambda a: _run_eflomal(*a), jobs))
-    links, fwd, rev, scores = combine_runs(results, [len(x) for x in src], [len(x) for x in tgt],
-                                           symmetrize, opt.threshold)
+    links, fwd, rev, scores = vote_lines(results, [len(x) for x in src], [len(x) for x in tgt],
+                                         symmetrize, opt.threshold)
     params = {k: (str(v) if isinstance(v, (Path, Priors)) else v) for k, v in asdict(opt).items()}
     params.update(seed=seed, extra_pairs=len(extra_src or []))
     return AlignResult(links, fwd, rev, scores, symmetrize, params, list(src), list(tgt))
