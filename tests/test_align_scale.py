@@ -300,3 +300,46 @@ def test_tabs_and_lone_carriage_returns_inside_sentences_survive_chunk_files(tmp
                                 chunk_pairs=25, priors_sample=0, workers=1, seed=0) == 60
     links = (tmp_path / "odd.links").read_text().splitlines()
     assert len(links) == 60 and links == (tmp_path / "plain.links").read_text().splitlines()
+
+
+@needs_seed
+def test_chunks_read_in_place_or_copied_from_a_compressed_file_give_the_same_links(tmp_path):
+    """A plain file's chunks are read by the workers from their byte offsets (CRLF line
+    ends included); a gzip file's are copied out first: same links, 1 or 2 workers."""
+    import gzip
+
+    from xlcorpus.align.chunked import align_lines_file
+
+    text = "".join(f"{s} ||| {t}\r\n" for s, t in pairs(230, 5)).encode()
+    (tmp_path / "plain.txt").write_bytes(text[:-2])  # no line end after the last pair
+    (tmp_path / "packed.txt.gz").write_bytes(gzip.compress(text))
+    got = {}
+    for name, workers in (("plain.txt", 1), ("plain.txt", 2), ("packed.txt.gz", 2)):
+        out = tmp_path / f"{name}.{workers}.links"
+        assert align_lines_file(str(tmp_path / name), str(out), chunk_pairs=70, priors_sample=100, workers=workers,
+                                seed=2, runs=1, out_scores=str(out) + ".scores") == 230
+        got[name, workers] = (out.read_text(), (tmp_path / f"{out}.scores").read_text())
+    assert len(set(got.values())) == 1
+    links = got["plain.txt", 1][0].splitlines()
+    assert len(links) == 230 and sum("0-0" in l.split() for l in links) > 150
+
+
+@needs_seed
+def test_priors_counted_in_a_pool_are_those_counted_in_one_process(tmp_path):
+    """With a pool, the sample's similarity priors and its counts are found in the workers,
+    a part each: the same priors, and the same share of each chunk."""
+    from xlcorpus.align.chunked import sample_pairs, train_priors
+    from xlcorpus.engine.pool import Pool
+
+    inp = tmp_path / "pairs.txt"
+    write_pairs(inp, 9000, 6)
+    got = []
+    with Pool(2) as pool:
+        for use in (None, pool):
+            own: dict = {}
+            shared = train_priors(sample_pairs(str(inp), 5000, 1, 9000, chunk_pairs=3000), 1, 1, own=own, pool=use)
+            got.append((shared, own))
+    (a, own_a), (b, own_b) = got
+    assert a.lex == b.lex and a.hmmf == b.hmmf and a.ferr == b.ferr and a.lex[("house", "maison")] > 500
+    assert sorted(own_a) == sorted(own_b) == [0, 1, 2]
+    assert all(own_a[k].lex == own_b[k].lex and own_a[k].hmmr == own_b[k].hmmr for k in own_a)

@@ -279,3 +279,53 @@ def test_store_path_under_a_file_and_a_huge_language_code(tmp_path, capsys):
     row = {"id": "1", "src_lang": "x" * 300, "tgt_lang": "fr", "src": "a", "tgt": "b", "source": "f", "line": 1}
     with pytest.raises(StoreError, match="invalid partition value.*300 characters"):  # the store's own guard
         Store(tmp_path / "t").write("bitext", contract("bitext").batch([row]))
+
+
+def _pair_file_bytes() -> bytes:
+    lines = [f"w{n} é\t{n} ||| m{n} \r ü{'|' * (n % 3)}".encode() for n in range(1, 40)]
+    return b"\n".join(lines[:20]) + b"\r\n" + b"\n".join(lines[20:])  # a CRLF, no line end at the end
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_chunk_offsets_point_at_the_lines_read_pair_lines_reads(tmp_path, monkeypatch, block):
+    """Each chunk read from its byte offset gives the lines (numbers and text) of the whole
+    file's read, however blocks cut the lines; a compressed file has no offsets."""
+    from xlcorpus.sources import inputs
+
+    monkeypatch.setattr(inputs, "BUFFER", block)
+    path = tmp_path / "pairs.txt"
+    path.write_bytes(_pair_file_bytes())
+    whole = list(inputs.read_pair_lines(path))
+    assert len(whole) == 39 and whole[19][2].endswith("ü||") and whole[20][1] == "w21 é\t21"
+    for every in (1, 5, 13, 39, 100):
+        total, offsets = inputs.pair_line_offsets(path, every)
+        assert total == 39 and len(offsets) == -(-39 // every)
+        got = [x for k, off in enumerate(offsets) for x in inputs.read_pair_lines(path, off, 1 + k * every, every)]
+        assert got == whole
+    gz = tmp_path / "pairs.txt.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert inputs.pair_line_offsets(gz, 5) is None
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert inputs.pair_line_offsets(empty, 5) == (0, [])
+
+
+@pytest.mark.parametrize("bad, what", [(b"a b c", "found 0 '|||' separators"),
+                                       (b"a ||| b ||| c", "found 2 '|||' separators"),
+                                       (b"a \xff ||| b", "invalid UTF-8 at byte 2 of the line"),
+                                       (b"", "found 0 '|||' separators")])
+@pytest.mark.parametrize("block", [16, 1 << 20])
+def test_the_chunk_scan_reports_a_bad_line_as_read_pair_lines_does(tmp_path, monkeypatch, bad, what, block):
+    from xlcorpus.sources import inputs
+
+    monkeypatch.setattr(inputs, "BUFFER", block)
+    lines = [b"x ||| y ||||"[: 7 + n % 2] for n in range(30)]  # '|||' and '||||' on the right: one separator
+    lines[17:17] = [bad, b"a ||| b ||| c"]
+    path = tmp_path / "pairs.txt"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(InputError) as scan:
+        inputs.pair_line_offsets(path, 4)
+    with pytest.raises(InputError) as read:
+        list(inputs.read_pair_lines(path))
+    assert str(scan.value) == str(read.value)
+    assert str(scan.value).startswith(f"{path}:18: ") and str(scan.value).endswith(what)

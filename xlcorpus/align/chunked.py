@@ -29,11 +29,16 @@ links depend only on its pairs, the priors, the options and the seed, so a resum
 recomputes a missing chunk exactly as an uninterrupted run would.
 
 :class:`ChunkAligner` is the small picklable object the workers receive;
-:func:`align_lines_file` streams a ``src ||| tgt`` file through it (``xlcorpus align``).
+:func:`align_lines_file` aligns a ``src ||| tgt`` file with it (``xlcorpus align``): one
+pass finds where each chunk starts and checks every line, then each worker reads its
+chunks in place (a compressed file's chunks are copied out as plain files first). With
+more than one worker, the workers start at once and share the priors' own Python work
+(the sample's similarity priors, the voting and counting of its links).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections import Counter
 import math
@@ -42,7 +47,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -96,45 +101,101 @@ def auto_runs(runs: int | None, total: int) -> int:
 
 
 def train_priors(batches: Iterable[tuple], seed: int = 0, runs: int | None = None, symmetrize: str = "vote",
-                 own: dict[int, Priors] | None = None, split_directions: bool = False, **options) -> Priors:
+                 own: dict[int, Priors] | None = None, split_directions: bool = False, pool=None,
+                 **options) -> Priors:
     """Priors (counts) from the ``symmetrize``d links of eflomal on a sample given as batches
     of token lists, ``(src, tgt)`` or ``(src, tgt, groups)`` (options as :func:`align_pairs`).
     ``groups`` gives each pair's chunk (None: in none); ``own``, if given, receives each
     chunk's share of the counts (see :meth:`Priors.write_leaving_out`). The sample goes to
     disk as it comes; memory holds the counts, not the sample. ``split_directions``: the
-    two directions of each eflomal run in two processes at once (same links)."""
+    two directions of each eflomal run in two processes at once (same links); ``pool``
+    (an :class:`~xlcorpus.engine.pool.Pool`): the similarity priors of the sample's
+    batches are found in its workers while the sample is read, and the links are voted
+    and counted there, a part of the sample each (the same counts either way)."""
     with tempfile.TemporaryDirectory(prefix="xlc-priors-") as tmp:
         opt = EflomalOptions.from_kwargs(options)
         groups: list[int | None] = []
-        with ChunkFiles(tmp, opt.similarity_weight) as files:
-            for batch in batches:
-                files.add(batch[0], batch[1])
-                groups.extend(batch[2] if len(batch) > 2 else [None] * len(batch[0]))
+        apart = pool is not None and opt.similarity_priors  # similarity in the workers, as the sample is read
+        with ChunkFiles(tmp, opt.similarity_weight, similarity=not apart) as files:
+            def written() -> Iterator[tuple]:
+                for batch in batches:
+                    files.add(batch[0], batch[1])
+                    groups.extend(batch[2] if len(batch) > 2 else [None] * len(batch[0]))
+                    yield batch[0], batch[1], opt.similarity_weight
+
+            for lex in pool.map(_similarity_lex, written()) if apart else written():
+                if apart:
+                    files.similarity.lex.update(lex)  # in batch order: the same sums
         n = len(files.src_lens)
         if n == 0:
             return Priors()
         aligner = ChunkAligner(chunk_options(runs, n, **options), None, symmetrize, seed_for(seed, "priors"),
                                split_directions=split_directions)
-        runs_files = aligner.run(tmp, files, 0)
+        sample = SampleLinks(aligner, aligner.run(tmp, files, 0), files.src_path, files.tgt_path,
+                             files.src_lens, files.tgt_lens, groups)
+        parts = _parts(n, pool.size if pool is not None else 1, COUNT_BATCH)
+        tasks = [(sample, first, last) for first, last in parts]
         priors = Priors()
-        starts = range(0, n, 2000)
-        lens = [(files.src_lens[i:i + 2000], files.tgt_lens[i:i + 2000]) for i in starts]
-        voted = aligner.combine(runs_files, lens, directions=False)
-        with open(files.src_path, encoding="utf-8") as fs, open(files.tgt_path, encoding="utf-8") as ft:
-            for start, (src_lens, _), (links, _, _, _) in zip(starts, lens, voted):
-                src = [fs.readline().split() for _ in src_lens]
-                tgt = [ft.readline().split() for _ in src_lens]
-                k = 0
-                for group, run in itertools.groupby(groups[start:start + len(src)]):
-                    m = k + len(list(run))
-                    counts = symmetrized_counts(src[k:m], tgt[k:m], links[k:m])
-                    priors += counts
-                    if own is not None and group is not None:
-                        mine = own.setdefault(group, Priors())
-                        mine += counts
-                    k = m
-        voted.close()
+        for counts, mine in (pool.map(_sample_counts, tasks) if len(tasks) > 1
+                             else itertools.starmap(_sample_counts, tasks)):
+            priors += counts
+            for group, part in mine.items() if own is not None else ():
+                into = own.setdefault(group, Priors())
+                into += part
     return priors
+
+
+COUNT_BATCH = 2000  # sample pairs voted and counted at once
+
+
+def _parts(n: int, k: int, unit: int) -> list[tuple[int, int]]:
+    """``n`` items cut into at most ``k`` ranges of whole ``unit``s (the last may be short)."""
+    units = math.ceil(n / unit)
+    bounds = [min(n, round(units * i / k) * unit) for i in range(k + 1)]
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+@dataclass(frozen=True)
+class SampleLinks:
+    """The priors sample on disk: its token files, eflomal's link files, each pair's
+    lengths and chunk (what a worker needs to count a part of it)."""
+
+    aligner: "ChunkAligner"
+    runs: list[tuple[str, str]]
+    src_path: str
+    tgt_path: str
+    src_lens: list[int]
+    tgt_lens: list[int]
+    groups: list[int | None]
+
+
+def _sample_counts(sample: SampleLinks, first: int, last: int) -> tuple[Priors, dict[int, Priors]]:
+    """The counts of the sample's pairs ``first`` .. ``last - 1``, in all and per chunk
+    (``first`` is a multiple of :data:`COUNT_BATCH`: batches are those of one pass)."""
+    priors = Priors()
+    own: dict[int, Priors] = {}
+    starts = range(first, last, COUNT_BATCH)
+    lens = [(sample.src_lens[i:min(i + COUNT_BATCH, last)], sample.tgt_lens[i:min(i + COUNT_BATCH, last)])
+            for i in starts]
+    voted = sample.aligner.combine(sample.runs, lens, skip=first, directions=False)
+    with open(sample.src_path, encoding="utf-8") as fs, open(sample.tgt_path, encoding="utf-8") as ft:
+        for _ in range(first):
+            fs.readline()
+            ft.readline()
+        for start, (src_lens, _), (links, _, _, _) in zip(starts, lens, voted):
+            src = [fs.readline().split() for _ in src_lens]
+            tgt = [ft.readline().split() for _ in src_lens]
+            k = 0
+            for group, run in itertools.groupby(sample.groups[start:start + len(src)]):
+                m = k + len(list(run))
+                counts = symmetrized_counts(src[k:m], tgt[k:m], links[k:m])
+                priors += counts
+                if group is not None:
+                    into = own.setdefault(group, Priors())
+                    into += counts
+                k = m
+    voted.close()
+    return priors, own
 
 
 @dataclass(frozen=True)
@@ -260,12 +321,18 @@ def _similarity_cache() -> tuple[dict, dict]:
     return _SIMILARITY_CACHE
 
 
+def _similarity_lex(src: list[list[str]], tgt: list[list[str]], weight: float) -> dict:
+    """The lexical similarity priors of one batch (a worker task)."""
+    return similarity_priors(src, tgt, weight, cache=_similarity_cache()).lex
+
+
 class ChunkFiles:
     """Writes a chunk's token lines for eflomal batch by batch, keeping only the sentence
-    lengths and the chunk's similarity priors (summed per batch: the same counts)."""
+    lengths and (unless ``similarity`` is off) the chunk's similarity priors (summed per
+    batch: the same counts)."""
 
-    def __init__(self, workdir: str, weight: float = 1.0):
-        self.weight = weight
+    def __init__(self, workdir: str, weight: float = 1.0, similarity: bool = True):
+        self.weight, self._with_similarity = weight, similarity
         self.src_path, self.tgt_path = os.path.join(workdir, "src.txt"), os.path.join(workdir, "tgt.txt")
         self.src_lens: list[int] = []
         self.tgt_lens: list[int] = []
@@ -282,7 +349,8 @@ class ChunkFiles:
         self._tgt.writelines(_clean(t) + "\n" for t in tgt)
         self.src_lens.extend(map(len, src))
         self.tgt_lens.extend(map(len, tgt))
-        self.similarity.lex.update(similarity_priors(src, tgt, self.weight, cache=self._cache).lex)
+        if self._with_similarity:
+            self.similarity.lex.update(similarity_priors(src, tgt, self.weight, cache=self._cache).lex)
 
     def __exit__(self, *exc) -> None:
         self._src.close()
@@ -298,9 +366,35 @@ def chunk_options(runs: int | None, total: int, **options) -> dict:
 
 
 # ------------------------------------------------------------ a pairs file, streamed
-def _split_file(path: str, chunk_pairs: int, folder: str) -> Iterator[str]:
-    """Write the pairs of ``path`` into chunk files under ``folder``, yielding each path as it
-    is written (only one chunk's lines are held)."""
+@dataclass(frozen=True)
+class Span:
+    """``pairs`` lines of a ``src ||| tgt`` file from byte ``offset``, the first numbered
+    ``first`` (a worker reads its chunk itself: nothing is copied)."""
+
+    path: str
+    offset: int
+    first: int
+    pairs: int
+
+
+def plan_spans(path: str, chunk_pairs: int) -> tuple[int, Callable[[str], Iterator[Span]]]:
+    """The number of pairs in ``path`` and a function giving its chunks' spans (given a
+    scratch folder). A local uncompressed file is scanned once for where each chunk
+    starts (:func:`~xlcorpus.sources.inputs.pair_line_offsets`); any other is counted,
+    then copied chunk by chunk into the scratch folder as the chunks are asked for."""
+    from ..sources.inputs import pair_line_offsets
+
+    scan = pair_line_offsets(path, chunk_pairs)
+    if scan is not None:
+        total, offsets = scan
+        return total, lambda _folder: (Span(path, off, 1 + k * chunk_pairs, min(chunk_pairs, total - k * chunk_pairs))
+                                       for k, off in enumerate(offsets))
+    return count_pairs(path), lambda folder: _split_file(path, chunk_pairs, folder)
+
+
+def _split_file(path: str, chunk_pairs: int, folder: str) -> Iterator[Span]:
+    """Copy the pairs of ``path`` into chunk files under ``folder``, yielding each one's
+    span as it is written (only one chunk's lines are held)."""
     from ..sources.inputs import read_pair_lines
 
     lines = read_pair_lines(path)
@@ -309,49 +403,52 @@ def _split_file(path: str, chunk_pairs: int, folder: str) -> Iterator[str]:
         if not part:
             return
         out = os.path.join(folder, f"chunk-{index:05d}.txt")
-        with open(out, "w", encoding="utf-8") as fh:
+        with open(out, "w", encoding="utf-8", newline="\n") as fh:
             fh.writelines(f"{s} ||| {t}\n" for _, s, t in part)  # read back by split_pair
-        yield out
+        yield Span(out, 0, part[0][0], len(part))
 
 
-def _align_chunk_file(aligner: ChunkAligner, path: str, index: int) -> tuple[int, float]:
-    """Align one chunk file (a worker task); links and scores go next to it."""
-    from ..sources.inputs import split_pair
+def _align_span(aligner: ChunkAligner, span: Span, index: int, out: str) -> tuple[int, float]:
+    """Align one chunk (a worker task); its links and scores go to ``out`` + ``.links`` /
+    ``.scores``."""
+    from ..sources.inputs import read_pair_lines
 
     src, tgt = [], []
-    with open(path, encoding="utf-8", newline="\n") as fh:  # a lone CR inside a sentence is no line end
-        for line in fh:
-            s, t = split_pair(line[:-1])
-            src.append(s.split())
-            tgt.append(t.split())
+    for _, s, t in read_pair_lines(span.path, span.offset, span.first, span.pairs):
+        src.append(s.split())
+        tgt.append(t.split())
     res = aligner.align(src, tgt, index, directions=False)
-    with open(path + ".links", "w", encoding="utf-8") as out, open(path + ".scores", "w", encoding="utf-8") as sc:
-        out.writelines(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in res.links)
+    with open(out + ".links", "w", encoding="utf-8") as fh, open(out + ".scores", "w", encoding="utf-8") as sc:
+        fh.writelines(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in res.links)
         sc.writelines(" ".join(f"{x:g}" for x in xs) + "\n" for xs in res.scores)
     return len(res.links), res.seconds
 
 
 def count_pairs(path: str) -> int:
-    from ..sources.inputs import read_pair_lines
+    """The number of pairs in a ``src ||| tgt`` file, every line checked."""
+    from ..sources.inputs import pair_line_offsets, read_pair_lines
 
-    return sum(1 for _ in read_pair_lines(path))
+    scan = pair_line_offsets(path, 1 << 62)
+    return scan[0] if scan is not None else sum(1 for _ in read_pair_lines(path))
 
 
 def sample_pairs(path: str, sample: int, seed: int, total: int, chunk_pairs: int = CHUNK_PAIRS,
                  size: int = 2000) -> Iterator[tuple[list[list[str]], list[list[str]], list[int]]]:
     """The seeded priors sample of a ``src ||| tgt`` file (:func:`lines_in_sample`), in
-    batches of (source tokens, target tokens, chunk of each pair)."""
-    from ..sources.inputs import read_pair_lines
+    batches of (source tokens, target tokens, chunk of each pair); only the sampled lines
+    are decoded."""
+    from ..sources.inputs import iter_lines, pair_of
 
     share = sample_share(total, sample)
     src: list[list[str]] = []
     tgt: list[list[str]] = []
     groups: list[int] = []
     picked: list[bool] = []
-    for n, (_, s, t) in enumerate(read_pair_lines(path), 1):
+    for n, raw in iter_lines(path):
         if (n - 1) % SAMPLE_BLOCK == 0:
             picked = lines_in_sample(seed, n, SAMPLE_BLOCK, share).tolist()
         if picked[(n - 1) % SAMPLE_BLOCK]:
+            s, t = pair_of(path, n, raw)
             src.append(s.split())
             tgt.append(t.split())
             groups.append((n - 1) // chunk_pairs)
@@ -387,16 +484,19 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
                      workers: int = 1, seed: int = 0, symmetrize: str = "vote", runs: int | None = None,
                      progress: bool = False, out_scores: str | None = None, priors_out: str | None = None,
                      extra: tuple[list, list] | None = None, **options) -> int:
-    """Align a ``src ||| tgt`` file chunk by chunk (``workers`` processes) and write one line
-    of links per pair, in order; return the number of pairs. ``priors``: a priors file or
-    store table (see :func:`xlcorpus.align.priors_store.load_priors`); otherwise trained on
-    a seeded sample of ``priors_sample`` pairs plus the ``extra`` pairs when there is more
-    than one chunk (0: no shared priors)."""
+    """Align a ``src ||| tgt`` file chunk by chunk (``workers`` processes, started at once
+    so that they are ready when the priors are) and write one line of links per pair, in
+    order; return the number of pairs. ``priors``: a priors file or store table (see
+    :func:`xlcorpus.align.priors_store.load_priors`); otherwise trained on a seeded sample
+    of ``priors_sample`` pairs plus the ``extra`` pairs when there is more than one chunk
+    (0: no shared priors)."""
+    from ..engine.pool import Pool
     from .priors_store import load_priors
 
-    total = count_pairs(path)
+    total, spans = plan_spans(path, chunk_pairs)
     opts = chunk_options(runs, total, **options)
-    with tempfile.TemporaryDirectory(prefix="xlc-align-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="xlc-align-") as tmp, \
+            (Pool(workers, preload=(__name__,)) if workers > 1 else contextlib.nullcontext()) as pool:
         shared = None
         own: dict[int, Priors] = {}
         if priors:
@@ -412,7 +512,7 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
                     yield b
 
             shared = train_priors(batches(), seed, opts["runs"], symmetrize, own=own,
-                                  split_directions=workers > 1, **options)
+                                  split_directions=workers > 1, pool=pool, **options)
             if progress:
                 print(f"priors: trained on a sample of {seen['pairs']:,} pairs in "
                       f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
@@ -424,36 +524,18 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
                 shared.write(priors_out)
             write_own(shared, own, tmp)
         aligner = ChunkAligner(opts, priors_path, symmetrize, seed, total, own_dir=tmp)
-        n_chunks = max(1, math.ceil(total / chunk_pairs))
-        bar = Progress(total, n_chunks, progress)
-        chunks = _split_file(path, chunk_pairs, tmp)
+        bar = Progress(total, max(1, math.ceil(total / chunk_pairs)), progress)
+        tasks = ((aligner, span, index, os.path.join(tmp, f"chunk-{index:05d}"))
+                 for index, span in enumerate(spans(tmp)))
+        results = pool.map(_align_span, tasks) if pool else itertools.starmap(_align_span, tasks)
         with open(out_links, "wb") as out, (open(out_scores, "wb") if out_scores else open(os.devnull, "wb")) as sc:
-            for index, (chunk, (n, seconds)) in enumerate(_map_chunks(aligner, chunks, workers)):
+            for index, (n, seconds) in enumerate(results):
+                done = os.path.join(tmp, f"chunk-{index:05d}")
                 for dest, suffix in ((out, ".links"), (sc, ".scores")):
-                    with open(chunk + suffix, "rb") as fh:
+                    with open(done + suffix, "rb") as fh:
                         shutil.copyfileobj(fh, dest)
-                    os.unlink(chunk + suffix)
-                os.unlink(chunk)
+                    os.unlink(done + suffix)
+                if os.path.exists(done + ".txt"):  # a copied chunk (a compressed input)
+                    os.unlink(done + ".txt")
                 bar.chunk(index, n, seconds)
     return total
-
-
-def _map_chunks(aligner: ChunkAligner, chunks: Iterable[str], workers: int) -> Iterator[tuple[str, tuple[int, float]]]:
-    """(chunk file, (pairs, seconds)) in input order; chunk files are written at most
-    ``workers`` ahead of the oldest unfinished one."""
-    if workers <= 1:
-        for i, path in enumerate(chunks):
-            yield path, _align_chunk_file(aligner, path, i)
-        return
-    from ..engine.pool import Pool
-
-    written: list[str] = []
-
-    def tasks():
-        for i, path in enumerate(chunks):
-            written.append(path)
-            yield aligner, path, i
-
-    with Pool(workers) as pool:
-        for k, got in enumerate(pool.map(_align_chunk_file, tasks(), workers)):
-            yield written[k], got

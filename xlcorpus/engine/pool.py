@@ -147,6 +147,11 @@ class Pool:
             self.close()
             raise
 
+    @property
+    def size(self) -> int:
+        """The number of workers."""
+        return len(self._procs)
+
     def setup(self, init: Callable[..., None], initargs: tuple = ()) -> None:
         """Send a pool started with ``later`` its workers' ``init(*initargs)``."""
         if not self._later:

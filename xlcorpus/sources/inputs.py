@@ -26,7 +26,7 @@ import lzma
 import os
 import re
 from collections.abc import Callable, Iterator
-from itertools import zip_longest
+from itertools import islice, zip_longest
 from pathlib import Path
 from typing import BinaryIO
 
@@ -244,11 +244,15 @@ def check_file(path: PathLike) -> None:
         _open_raw(path).close()
 
 
-def iter_lines(path: PathLike) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(line_number, raw_line)`` (1-based, line end removed) from a possibly
-    compressed file."""
+def iter_lines(path: PathLike, start: int = 0, first: int = 1, count: int | None = None
+               ) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_line)`` (line end removed) from a possibly compressed file:
+    all lines, or ``count`` lines from byte ``start`` (of an uncompressed file, see
+    :func:`pair_line_offsets`) numbered from ``first``."""
     with open_input(path) as fh:
-        for n, line in enumerate(fh, 1):
+        if start:
+            fh.seek(start)
+        for n, line in enumerate(fh if count is None else islice(fh, count), first):
             if line.endswith(b"\n"):
                 line = line[:-1]
                 if line.endswith(b"\r"):
@@ -265,14 +269,19 @@ def decode_line(raw: bytes, source: str, line: int, stage: str) -> str | Reject:
                       raw.decode("utf-8", "replace"))
 
 
+def strict_decode(path: PathLike, n: int, raw: bytes) -> str:
+    """Line ``n`` of ``path`` as text; invalid UTF-8 raises InputError naming the file, the
+    line and the byte offset in it."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise input_error(path, f"invalid UTF-8 at byte {exc.start} of the line", n) from None
+
+
 def text_lines(path: PathLike) -> Iterator[tuple[int, str]]:
-    """``(line_number, text)`` of a UTF-8 text file; an invalid line raises InputError
-    naming the file, the line and the byte offset in it."""
+    """``(line_number, text)`` of a UTF-8 text file (strict: see :func:`strict_decode`)."""
     for n, raw in iter_lines(path):
-        try:
-            yield n, raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise input_error(path, f"invalid UTF-8 at byte {exc.start} of the line", n) from None
+        yield n, strict_decode(path, n, raw)
 
 
 def control_reason(text: str) -> str | None:
@@ -292,14 +301,72 @@ def split_pair(text: str) -> list[str]:
     return [left[:-1] if left.endswith(" ") else left, right[1:] if right.startswith(" ") else right]
 
 
-def read_pair_lines(path: PathLike) -> Iterator[tuple[int, str, str]]:
-    """``(line, src, tgt)`` of a ``src ||| tgt`` file; a line without exactly one separator
-    or with invalid UTF-8 raises InputError with its line number."""
-    for n, text in text_lines(path):
-        parts = split_pair(text)
-        if len(parts) != 2:
-            raise input_error(path, f"expected one 'src ||| tgt' pair, found {len(parts) - 1} '|||' separators", n)
-        yield n, parts[0], parts[1]
+def pair_of(path: PathLike, n: int, raw: bytes) -> tuple[str, str]:
+    """Raw line ``n`` of a ``src ||| tgt`` file as (src, tgt); a line without exactly one
+    separator or with invalid UTF-8 raises InputError with its line number."""
+    parts = split_pair(strict_decode(path, n, raw))
+    if len(parts) != 2:
+        raise input_error(path, f"expected one 'src ||| tgt' pair, found {len(parts) - 1} '|||' separators", n)
+    return parts[0], parts[1]
+
+
+def read_pair_lines(path: PathLike, start: int = 0, first: int = 1, count: int | None = None
+                    ) -> Iterator[tuple[int, str, str]]:
+    """``(line, src, tgt)`` of a ``src ||| tgt`` file (or of a range, as :func:`iter_lines`),
+    each line checked by :func:`pair_of`."""
+    for n, raw in iter_lines(path, start, first, count):
+        yield (n, *pair_of(path, n, raw))
+
+
+_TWO_SEPARATORS = re.compile(rb"\|\|\|[^\n]*\|\|\|")
+
+
+def _check_pair_block(path: PathLike, block: bytes, lines: int, first: int) -> None:
+    """Raise :func:`pair_of`'s error for the first bad line of ``block`` (``lines`` whole
+    lines, the first numbered ``first``). Fast when all are good: each line has exactly one
+    separator when the block has one per line and no line has two."""
+    try:
+        block.decode("utf-8")
+        good = block.count(b"|||") == lines and not _TWO_SEPARATORS.search(block)
+    except UnicodeDecodeError:
+        good = False
+    if not good:
+        for n, raw in enumerate(block.split(b"\n"), first):
+            pair_of(path, n, raw[:-1] if raw.endswith(b"\r") else raw)
+
+
+def pair_line_offsets(path: PathLike, every: int) -> tuple[int, list[int]] | None:
+    """The number of lines of a local, uncompressed ``src ||| tgt`` file and the byte
+    offset of lines 1, ``every`` + 1, 2 ``every`` + 1, ... (where each chunk of ``every``
+    lines starts, for :func:`read_pair_lines`), every line checked as :func:`pair_of`
+    does, in blocks. None for a compressed or remote file (it cannot seek)."""
+    import numpy as np
+
+    if is_uri(path):
+        return None
+    with open_input(path) as fh:
+        if not isinstance(getattr(fh, "raw", None), io.FileIO):
+            return None
+        offsets: list[int] = []
+        n = pos = 0
+        tail = b""
+        while True:
+            block = fh.read(BUFFER)
+            data = tail + block
+            if not block:  # a last line without a line end
+                data += b"\n" if data else b""
+            newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            if len(newlines):
+                cut = int(newlines[-1]) + 1
+                _check_pair_block(path, data[:cut - 1], len(newlines), n + 1)
+                starts = np.concatenate(([0], newlines[:-1] + 1))
+                marks = np.arange(-n % every, len(newlines), every)
+                offsets.extend((pos + starts[marks]).tolist())
+                n, pos, tail = n + len(newlines), pos + cut, data[cut:]
+            else:
+                tail = data
+            if not block:
+                return n, offsets
 
 
 def read_token_pairs(src: PathLike, tgt: PathLike, tokenize: Callable[[str], list[str]] = str.split,
