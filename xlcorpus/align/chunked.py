@@ -62,6 +62,7 @@ from .statistical import (AUTO_RUNS, AUTO_RUNS_MAX_PAIRS, EflomalOptions, Links,
 CHUNK_PAIRS = 50_000
 PRIORS_SAMPLE = 100_000
 SAMPLE_BLOCK = 1 << 16  # lines whose sample membership is computed at once
+BATCH = 2000  # pairs read, voted and counted at once
 
 
 def in_sample(seed: int, key: object, share: float) -> bool:
@@ -133,7 +134,7 @@ def train_priors(batches: Iterable[tuple], seed: int = 0, runs: int | None = Non
                                split_directions=split_directions)
         sample = SampleLinks(aligner, aligner.run(tmp, files, 0), files.src_path, files.tgt_path,
                              files.src_lens, files.tgt_lens, groups)
-        parts = _parts(n, pool.size if pool is not None else 1, COUNT_BATCH)
+        parts = _parts(n, pool.size if pool is not None else 1, BATCH)
         tasks = [(sample, first, last) for first, last in parts]
         priors = Priors()
         for counts, mine in (pool.map(_sample_counts, tasks) if len(tasks) > 1
@@ -145,7 +146,6 @@ def train_priors(batches: Iterable[tuple], seed: int = 0, runs: int | None = Non
     return priors
 
 
-COUNT_BATCH = 2000  # sample pairs voted and counted at once
 
 
 def _parts(n: int, k: int, unit: int) -> list[tuple[int, int]]:
@@ -171,11 +171,11 @@ class SampleLinks:
 
 def _sample_counts(sample: SampleLinks, first: int, last: int) -> tuple[Priors, dict[int, Priors]]:
     """The counts of the sample's pairs ``first`` .. ``last - 1``, in all and per chunk
-    (``first`` is a multiple of :data:`COUNT_BATCH`: batches are those of one pass)."""
+    (``first`` is a multiple of :data:`BATCH`: batches are those of one pass)."""
     priors = Priors()
     own: dict[int, Priors] = {}
-    starts = range(first, last, COUNT_BATCH)
-    lens = [(sample.src_lens[i:min(i + COUNT_BATCH, last)], sample.tgt_lens[i:min(i + COUNT_BATCH, last)])
+    starts = range(first, last, BATCH)
+    lens = [(sample.src_lens[i:min(i + BATCH, last)], sample.tgt_lens[i:min(i + BATCH, last)])
             for i in starts]
     voted = sample.aligner.combine(sample.runs, lens, skip=first, directions=False)
     with open(sample.src_path, encoding="utf-8") as fs, open(sample.tgt_path, encoding="utf-8") as ft:
@@ -239,6 +239,25 @@ class ChunkAligner:
             runs = self.run(tmp, files, index)
             links, fwd, rev, scores = next(self.combine(runs, [(files.src_lens, files.tgt_lens)], directions=directions))
         return ChunkResult(links, fwd, rev, scores, time.perf_counter() - t0)
+
+    def align_to_files(self, batches: Iterable[tuple[list[list[str]], list[list[str]]]], index: int,
+                       out: str) -> tuple[int, float]:
+        """Align one chunk given as batches of token lists, writing one line of links and
+        of scores per pair to ``out`` + ``.links`` / ``.scores`` as each batch is voted
+        (Python holds a batch, never the chunk); returns (pairs, seconds)."""
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix=f"xlc-chunk{index}-") as tmp, \
+                open(out + ".links", "w", encoding="utf-8") as fh, open(out + ".scores", "w", encoding="utf-8") as sc:
+            with ChunkFiles(tmp, self.options.get("similarity_weight", 1.0)) as files:
+                for src, tgt in batches:
+                    files.add(src, tgt)
+            n = len(files.src_lens)
+            if n:
+                lens = [(files.src_lens[i:i + BATCH], files.tgt_lens[i:i + BATCH]) for i in range(0, n, BATCH)]
+                for links, _, _, scores in self.combine(self.run(tmp, files, index), lens, directions=False):
+                    fh.writelines(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in links)
+                    sc.writelines(" ".join(f"{x:g}" for x in xs) + "\n" for xs in scores)
+        return n, time.perf_counter() - t0
 
     def run(self, workdir: str, files: "ChunkFiles", index: int) -> list[tuple[str, str]]:
         """The eflomal runs of one chunk written by ``files``: (forward, reverse) link files."""
@@ -409,19 +428,17 @@ def _split_file(path: str, chunk_pairs: int, folder: str) -> Iterator[Span]:
 
 
 def _align_span(aligner: ChunkAligner, span: Span, index: int, out: str) -> tuple[int, float]:
-    """Align one chunk (a worker task); its links and scores go to ``out`` + ``.links`` /
-    ``.scores``."""
+    """Align one chunk (a worker task), read in batches; its links and scores go to
+    ``out`` + ``.links`` / ``.scores``."""
     from ..sources.inputs import read_pair_lines
 
-    src, tgt = [], []
-    for _, s, t in read_pair_lines(span.path, span.offset, span.first, span.pairs):
-        src.append(s.split())
-        tgt.append(t.split())
-    res = aligner.align(src, tgt, index, directions=False)
-    with open(out + ".links", "w", encoding="utf-8") as fh, open(out + ".scores", "w", encoding="utf-8") as sc:
-        fh.writelines(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in res.links)
-        sc.writelines(" ".join(f"{x:g}" for x in xs) + "\n" for xs in res.scores)
-    return len(res.links), res.seconds
+    lines = read_pair_lines(span.path, span.offset, span.first, span.pairs)
+
+    def batches() -> Iterator[tuple[list[list[str]], list[list[str]]]]:
+        while part := list(itertools.islice(lines, BATCH)):
+            yield [s.split() for _, s, _ in part], [t.split() for _, _, t in part]
+
+    return aligner.align_to_files(batches(), index, out)
 
 
 def count_pairs(path: str) -> int:
@@ -523,6 +540,7 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
             if priors_out:
                 shared.write(priors_out)
             write_own(shared, own, tmp)
+            own.clear()  # on disk now
         aligner = ChunkAligner(opts, priors_path, symmetrize, seed, total, own_dir=tmp)
         bar = Progress(total, max(1, math.ceil(total / chunk_pairs)), progress)
         tasks = ((aligner, span, index, os.path.join(tmp, f"chunk-{index:05d}"))
