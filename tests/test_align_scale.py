@@ -343,3 +343,30 @@ def test_priors_counted_in_a_pool_are_those_counted_in_one_process(tmp_path):
     assert a.lex == b.lex and a.hmmf == b.hmmf and a.ferr == b.ferr and a.lex[("house", "maison")] > 500
     assert sorted(own_a) == sorted(own_b) == [0, 1, 2]
     assert all(own_a[k].lex == own_b[k].lex and own_a[k].hmmr == own_b[k].hmmr for k in own_a)
+
+
+def test_a_failed_file_run_leaves_the_previous_links_and_no_part_file(tmp_path, monkeypatch):
+    """The links and scores files are replaced only when every chunk is done."""
+    from xlcorpus.align import chunked
+
+    inp = tmp_path / "pairs.txt"
+    write_pairs(inp, 90, 7)
+    links, scores = tmp_path / "out.links", tmp_path / "out.scores"
+    links.write_text("previous links\n")
+    scores.write_text("previous scores\n")
+    real = chunked.ChunkAligner.align_to_files
+
+    def second_fails(self, batches, index, out):
+        if index == 1:
+            raise RuntimeError("chunk 2 failed")
+        return real(self, batches, index, out)
+
+    monkeypatch.setattr(chunked.ChunkAligner, "align_to_files", second_fails)
+    with pytest.raises(RuntimeError, match="chunk 2 failed"):
+        chunked.align_lines_file(str(inp), str(links), chunk_pairs=40, priors_sample=0, runs=1, out_scores=str(scores))
+    assert links.read_text() == "previous links\n" and scores.read_text() == "previous scores\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.links", "out.scores", "pairs.txt"]
+    monkeypatch.setattr(chunked.ChunkAligner, "align_to_files", real)
+    assert chunked.align_lines_file(str(inp), str(links), chunk_pairs=40, priors_sample=0, runs=1,
+                                    out_scores=str(scores)) == 90
+    assert len(links.read_text().splitlines()) == 90 == len(scores.read_text().splitlines())

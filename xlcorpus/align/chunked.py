@@ -231,14 +231,11 @@ class ChunkAligner:
         """Align one chunk given as token lists (``directions``: with the forward and reverse
         links, else those are empty)."""
         t0 = time.perf_counter()
-        if not src:
-            return ChunkResult([], [], [], [], 0.0)
-        with tempfile.TemporaryDirectory(prefix=f"xlc-chunk{index}-") as tmp:
-            with ChunkFiles(tmp, self.options.get("similarity_weight", 1.0)) as files:
-                files.add(src, tgt)
-            runs = self.run(tmp, files, index)
-            links, fwd, rev, scores = next(self.combine(runs, [(files.src_lens, files.tgt_lens)], directions=directions))
-        return ChunkResult(links, fwd, rev, scores, time.perf_counter() - t0)
+        out: tuple[Links, Links, Links, list[list[float]]] = ([], [], [], [])
+        for part in self._voted([(src, tgt)], index, directions):
+            for into, got in zip(out, part):
+                into.extend(got)
+        return ChunkResult(*out, time.perf_counter() - t0)
 
     def align_to_files(self, batches: Iterable[tuple[list[list[str]], list[list[str]]]], index: int,
                        out: str) -> tuple[int, float]:
@@ -246,18 +243,26 @@ class ChunkAligner:
         of scores per pair to ``out`` + ``.links`` / ``.scores`` as each batch is voted
         (Python holds a batch, never the chunk); returns (pairs, seconds)."""
         t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix=f"xlc-chunk{index}-") as tmp, \
-                open(out + ".links", "w", encoding="utf-8") as fh, open(out + ".scores", "w", encoding="utf-8") as sc:
+        n = 0
+        with open(out + ".links", "w", encoding="utf-8") as fh, open(out + ".scores", "w", encoding="utf-8") as sc:
+            for links, _, _, scores in self._voted(batches, index, directions=False):
+                n += len(links)
+                fh.writelines(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in links)
+                sc.writelines(" ".join(f"{x:g}" for x in xs) + "\n" for xs in scores)
+        return n, time.perf_counter() - t0
+
+    def _voted(self, batches: Iterable[tuple[list[list[str]], list[list[str]]]], index: int,
+               directions: bool) -> Iterator[tuple[Links, Links, Links, list[list[float]]]]:
+        """The voted links of one chunk given as batches of token lists, per :data:`BATCH`
+        pairs (:meth:`combine`); nothing for an empty chunk."""
+        with tempfile.TemporaryDirectory(prefix=f"xlc-chunk{index}-") as tmp:
             with ChunkFiles(tmp, self.options.get("similarity_weight", 1.0)) as files:
                 for src, tgt in batches:
                     files.add(src, tgt)
             n = len(files.src_lens)
             if n:
                 lens = [(files.src_lens[i:i + BATCH], files.tgt_lens[i:i + BATCH]) for i in range(0, n, BATCH)]
-                for links, _, _, scores in self.combine(self.run(tmp, files, index), lens, directions=False):
-                    fh.writelines(" ".join(f"{s}-{t}" for s, t in l) + "\n" for l in links)
-                    sc.writelines(" ".join(f"{x:g}" for x in xs) + "\n" for xs in scores)
-        return n, time.perf_counter() - t0
+                yield from self.combine(self.run(tmp, files, index), lens, directions=directions)
 
     def run(self, workdir: str, files: "ChunkFiles", index: int) -> list[tuple[str, str]]:
         """The eflomal runs of one chunk written by ``files``: (forward, reverse) link files."""
@@ -411,6 +416,23 @@ def plan_spans(path: str, chunk_pairs: int) -> tuple[int, Callable[[str], Iterat
     return count_pairs(path), lambda folder: _split_file(path, chunk_pairs, folder)
 
 
+def chunk_stem(folder: str, index: int) -> str:
+    """Where chunk ``index``'s scratch files go: ``.txt`` (a copied chunk), ``.links``, ``.scores``."""
+    return os.path.join(folder, f"chunk-{index:05d}")
+
+
+def more_pairs_than(path: str, n: int) -> bool:
+    """Whether ``path`` has more than ``n`` lines (reads at most ``n + 1``, checks none:
+    the reader that follows does)."""
+    from ..sources.inputs import iter_lines
+
+    lines = iter_lines(path)
+    try:
+        return next(itertools.islice(lines, n, None), None) is not None
+    finally:
+        lines.close()
+
+
 def _split_file(path: str, chunk_pairs: int, folder: str) -> Iterator[Span]:
     """Copy the pairs of ``path`` into chunk files under ``folder``, yielding each one's
     span as it is written (only one chunk's lines are held)."""
@@ -421,7 +443,7 @@ def _split_file(path: str, chunk_pairs: int, folder: str) -> Iterator[Span]:
         part = list(itertools.islice(lines, chunk_pairs))
         if not part:
             return
-        out = os.path.join(folder, f"chunk-{index:05d}.txt")
+        out = chunk_stem(folder, index) + ".txt"
         with open(out, "w", encoding="utf-8", newline="\n") as fh:
             fh.writelines(f"{s} ||| {t}\n" for _, s, t in part)  # read back by split_pair
         yield Span(out, 0, part[0][0], len(part))
@@ -503,7 +525,9 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
                      extra: tuple[list, list] | None = None, **options) -> int:
     """Align a ``src ||| tgt`` file chunk by chunk (``workers`` processes, started at once
     so that they are ready when the priors are) and write one line of links per pair, in
-    order; return the number of pairs. ``priors``: a priors file or store table (see
+    order (the output files appear, or are replaced, only when all is done: a failed or
+    interrupted run leaves the previous ones as they were); return the number of pairs.
+    ``priors``: a priors file or store table (see
     :func:`xlcorpus.align.priors_store.load_priors`); otherwise trained on a seeded sample
     of ``priors_sample`` pairs plus the ``extra`` pairs when there is more than one chunk
     (0: no shared priors)."""
@@ -543,17 +567,25 @@ def align_lines_file(path: str, out_links: str, *, chunk_pairs: int = CHUNK_PAIR
             own.clear()  # on disk now
         aligner = ChunkAligner(opts, priors_path, symmetrize, seed, total, own_dir=tmp)
         bar = Progress(total, max(1, math.ceil(total / chunk_pairs)), progress)
-        tasks = ((aligner, span, index, os.path.join(tmp, f"chunk-{index:05d}"))
-                 for index, span in enumerate(spans(tmp)))
+        tasks = ((aligner, span, index, chunk_stem(tmp, index)) for index, span in enumerate(spans(tmp)))
         results = pool.map(_align_span, tasks) if pool else itertools.starmap(_align_span, tasks)
-        with open(out_links, "wb") as out, (open(out_scores, "wb") if out_scores else open(os.devnull, "wb")) as sc:
-            for index, (n, seconds) in enumerate(results):
-                done = os.path.join(tmp, f"chunk-{index:05d}")
-                for dest, suffix in ((out, ".links"), (sc, ".scores")):
-                    with open(done + suffix, "rb") as fh:
-                        shutil.copyfileobj(fh, dest)
-                    os.unlink(done + suffix)
-                if os.path.exists(done + ".txt"):  # a copied chunk (a compressed input)
-                    os.unlink(done + ".txt")
-                bar.chunk(index, n, seconds)
+        finals = [out_links] + ([out_scores] if out_scores else [])
+        parts = [f"{f}.part-{os.getpid()}" for f in finals]  # beside the outputs: replaced when all is done
+        try:
+            with open(parts[0], "wb") as out, (open(parts[1], "wb") if out_scores else open(os.devnull, "wb")) as sc:
+                for index, (n, seconds) in enumerate(results):
+                    done = chunk_stem(tmp, index)
+                    for dest, suffix in ((out, ".links"), (sc, ".scores")):
+                        with open(done + suffix, "rb") as fh:
+                            shutil.copyfileobj(fh, dest)
+                        os.unlink(done + suffix)
+                    if os.path.exists(done + ".txt"):  # a copied chunk (a compressed input)
+                        os.unlink(done + ".txt")
+                    bar.chunk(index, n, seconds)
+            for part, final in zip(parts, finals):
+                os.replace(part, final)
+        finally:
+            for part in parts:
+                if os.path.exists(part):
+                    os.unlink(part)
     return total

@@ -48,9 +48,9 @@ def align(obj, input_path, output_path, method, model, symmetrize, extra_bitext,
           chunk_pairs, priors_sample, priors, priors_out, workers) -> None:
     """Word-align tokenized sentence pairs (eflomal on CPU by default, or a neural encoder)."""
     if method == "eflomal":
-        from .chunked import align_lines_file, count_pairs
+        from .chunked import align_lines_file, more_pairs_than
 
-        if priors or priors_out or count_pairs(input_path) > chunk_pairs:
+        if priors or priors_out or more_pairs_than(input_path, chunk_pairs):
             xs, xt = _extra_pairs(extra_bitext)
             n = align_lines_file(input_path, output_path, chunk_pairs=chunk_pairs, priors_sample=priors_sample,
                                  priors=priors, workers=workers, seed=seed, symmetrize=symmetrize,
